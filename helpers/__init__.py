@@ -1,0 +1,14 @@
+"""The book's shared package: every chapter imports what it runs from here.
+
+Modules (each has one job; the chapter that uses it is named in its docstring):
+``profiles`` run sizes, ``runtime`` device/seeding/setup, ``results`` cached results with
+provenance, ``plots`` the figure style, ``losses``, ``heads``, ``models``, ``augment``,
+``probes``, ``data``, ``train``, ``checks`` (exercise auto-checks), ``experiments``.
+"""
+
+__version__ = "0.1.0"
+
+from helpers.profiles import get_profile  # noqa: E402
+from helpers.runtime import setup  # noqa: E402
+
+__all__ = ["__version__", "get_profile", "setup"]
