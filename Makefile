@@ -6,6 +6,8 @@ JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 SMOKE  := _build/smoke
 CHAPTER1_HTML := $(SMOKE)/_build/html/book/01-the-puzzle.html
+MATHJAX_VERSION := 3.2.2
+MATHJAX := _mathjax/_static/mathjax/tex-mml-chtml.js
 
 .PHONY: help setup book test unit notebooks smoke-book rendered student stamp clean
 
@@ -15,7 +17,7 @@ help:
 	@echo "make student  write the student edition (no solutions) to student/"
 	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py"
 
-setup: $(STAMP)
+setup: $(STAMP) $(MATHJAX)
 
 # Installs once, again only when the requirements change.
 $(STAMP): requirements.txt pyproject.toml
@@ -25,7 +27,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
-book: $(STAMP)
+# A local MathJax from the npm registry (npm, or plain HTTPS when npm is missing), so the
+# built pages typeset maths without a CDN.
+$(MATHJAX):
+	rm -rf _build/mathjax && mkdir -p _build/mathjax _mathjax/_static
+	cd _build/mathjax && (npm pack -q mathjax@$(MATHJAX_VERSION) >/dev/null 2>&1 || \
+		curl -fsSLO https://registry.npmjs.org/mathjax/-/mathjax-$(MATHJAX_VERSION).tgz) && \
+		tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	rm -rf _mathjax/_static/mathjax && cp -r _build/mathjax/package/es5 _mathjax/_static/mathjax
+
+book: setup
 	$(JB) build . --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
@@ -33,27 +44,27 @@ book: $(STAMP)
 # the outputs into it (--overwrite); the strict build then renders that copy without executing.
 test: unit notebooks smoke-book rendered
 
-unit: $(STAMP)
+unit: setup
 	$(PY) -m pytest tests -q
 
-notebooks: $(STAMP)
+notebooks: setup
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
-	cp -r book _toc.yml $(SMOKE)/
+	cp -r book _toc.yml _mathjax $(SMOKE)/
 	sed 's/^  execute_notebooks: force$$/  execute_notebooks: "off"/' _config.yml > $(SMOKE)/_config.yml
 	grep -q 'execute_notebooks: "off"' $(SMOKE)/_config.yml
 	cd $(SMOKE) && BOOK_PROFILE=smoke BOOK_RESULTS_DIR=$(CURDIR)/$(SMOKE)/results \
 		$(CURDIR)/$(PY) -m pytest --nbmake --overwrite --nbmake-timeout=600 -q -p no:cacheprovider book
 
-smoke-book: $(STAMP)
+smoke-book: setup
 	$(JB) build $(SMOKE) -W -n --keep-going
 
-rendered: $(STAMP)
+rendered: setup
 	$(PY) scripts/check_rendered_page.py $(CHAPTER1_HTML) --screenshot $(SMOKE)/chapter1.png
 
-student: $(STAMP)
+student: setup
 	$(PY) scripts/make_student.py --out student
 
-stamp: $(STAMP)
+stamp: setup
 	$(PY) scripts/stamp_notebooks.py
 
 clean:

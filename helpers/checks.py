@@ -1,0 +1,231 @@
+"""Auto-checks for the exercises: compare a student's function with the book's reference.
+
+Used from the chapters, e.g. ``checks.check_nt_xent(my_nt_xent)``. Each check runs the
+student's function and the reference (``helpers.losses`` / ``helpers.heads``, imported lazily)
+on several seeded random inputs, including edge sizes. Success prints ``✓ ... passed (n cases)``
+and returns True; a wrong answer raises ``AssertionError`` naming the case, the shapes, expected
+and obtained numbers and a hint. An exercise still raising ``NotImplementedError`` raises
+``ExerciseNotImplementedError`` (both a NotImplementedError and an AssertionError).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+__all__ = [
+    "ExerciseNotImplementedError", "check_close", "check_function",
+    "check_nt_xent", "check_supcon", "check_spectral", "check_fixed_head",
+]
+
+
+class ExerciseNotImplementedError(NotImplementedError, AssertionError):
+    """The exercise's stub has not been filled in yet."""
+
+
+def _not_done(name: str, detail: str = "") -> ExerciseNotImplementedError:
+    return ExerciseNotImplementedError(
+        f"{name}: exercise not implemented yet{': ' + detail if detail else ''}. "
+        "Fill in your code in the cell above, run it, then run this check again.")
+
+
+def _numpy(x):
+    """Tensor / array / number -> float64 numpy array (None stays None)."""
+    if x is None:
+        return None
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _few(a: np.ndarray, k: int = 4) -> str:
+    flat = a.ravel()
+    more = f", ... ({flat.size} values)" if flat.size > k else ""
+    return np.array2string(flat[:k], precision=5, separator=", ")[:-1] + more + "]"
+
+
+def _mismatch(got, expected, atol: float, rtol: float) -> str | None:
+    """Why ``got`` differs from ``expected`` (None when they agree)."""
+    try:
+        g = _numpy(got)
+    except (TypeError, ValueError):
+        return f"expected a number or tensor, got {type(got).__name__}"
+    e = _numpy(expected)
+    if g.shape != e.shape:
+        return f"shape: expected {e.shape}, got {g.shape}"
+    if not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
+        return f"got non-finite values {_few(g)} (expected {_few(e)})"
+    if not np.allclose(g, e, atol=atol, rtol=rtol):
+        err = np.abs(g - e).max()
+        return f"expected {_few(e)}, got {_few(g)} (max abs difference {err:.3g})"
+    return None
+
+
+def check_close(name: str, got, expected, atol: float = 1e-5, hint: str | None = None,
+                rtol: float = 1e-5) -> bool:
+    """Check one value (number, array or tensor) against the expected one."""
+    if got is None:
+        raise _not_done(name, f"`{name}` is still None")
+    why = _mismatch(got, expected, atol, rtol)
+    if why:
+        raise AssertionError(f"{name} is not right: {why}." + (f"\nHint: {hint}" if hint else ""))
+    print(f"✓ {name} passed")
+    return True
+
+
+def _clone(x):
+    if hasattr(x, "clone"):
+        return x.clone()
+    return x.copy() if hasattr(x, "copy") else x
+
+
+def _describe(args, kwargs) -> str:
+    parts = [f"shape {tuple(a.shape)}" if hasattr(a, "shape") else repr(a) for a in args]
+    parts += [f"{k}={v!r}" if not hasattr(v, "shape") else f"{k}: shape {tuple(v.shape)}"
+              for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+def _call(fn, args, kwargs, name):
+    try:
+        return fn(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
+    except NotImplementedError as err:
+        raise _not_done(name, str(err)) from None
+
+
+def check_function(fn, reference, input_cases, name: str, hint: str | None = None,
+                   atol: float = 1e-5, rtol: float = 1e-4, diagnose=None) -> bool:
+    """Compare ``fn`` with ``reference`` on every case.
+
+    ``input_cases``: list of ``(label, args)`` or ``(label, args, kwargs)``. ``diagnose``
+    (optional): ``{hint: wrong_variant_fn}``; if the student's output matches a known wrong
+    variant, that variant's hint is shown instead of ``hint``.
+    """
+    cases = [c if len(c) == 3 else (c[0], c[1], {}) for c in input_cases]
+    for i, (label, args, kwargs) in enumerate(cases, 1):
+        expected = reference(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
+        got = _call(fn, args, kwargs, name)
+        why = _mismatch(got, expected, atol, rtol)
+        if why is None:
+            continue
+        shown = hint
+        for variant_hint, variant in (diagnose or {}).items():
+            if _mismatch(got, variant(*map(_clone, args), **kwargs), atol, rtol) is None:
+                shown = variant_hint
+                break
+        raise AssertionError(
+            f"{name} failed on case {i}/{len(cases)} ({label}; inputs: {_describe(args, kwargs)}): "
+            f"{why}." + (f"\nHint: {shown}" if shown else ""))
+    print(f"✓ {name} passed ({len(cases)} cases)")
+    return True
+
+
+# --- the book's exercises ------------------------------------------------------------------
+
+def _randn(seed, *shape):
+    import torch
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _nt_xent_variant(z1, z2, temperature=0.5, normalise=True, mask_self=True):
+    """NT-Xent with a deliberate mistake switched on (for diagnosing wrong answers)."""
+    import torch
+    import torch.nn.functional as F
+    z = torch.cat([z1, z2])
+    z = F.normalize(z, dim=1) if normalise else z
+    sim = z @ z.T / temperature
+    if mask_self:
+        sim = sim.masked_fill(torch.eye(len(z), dtype=torch.bool), float("-inf"))
+    n = len(z1)
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return F.cross_entropy(sim, target)
+
+
+def check_nt_xent(fn, reference=None) -> bool:
+    """Check ``fn(z1, z2, temperature)`` against ``helpers.losses.nt_xent``."""
+    if reference is None:
+        from helpers.losses import nt_xent as reference
+    same = _randn(5, 1, 8).repeat(6, 1)
+    cases = [
+        ("N=8, p=16, tau=0.5", (_randn(0, 8, 16), _randn(1, 8, 16)), {"temperature": 0.5}),
+        ("N=32, p=64, tau=0.1", (_randn(2, 32, 64), _randn(3, 32, 64)), {"temperature": 0.1}),
+        ("smallest batch N=1", (_randn(4, 1, 4), _randn(6, 1, 4)), {"temperature": 0.5}),
+        ("N=2, unnormalised large inputs, tau=1", (10 * _randn(7, 2, 3), _randn(8, 2, 3)),
+         {"temperature": 1.0}),
+        ("all projections equal, N=6", (same, same.clone()), {"temperature": 0.5}),
+    ]
+    return check_function(
+        fn, reference, cases, "NT-Xent",
+        hint="normalise the rows, divide the cosine similarities by the temperature, exclude "
+             "self-similarity from the denominator, and average over all 2N anchors.",
+        diagnose={
+            "did you exclude self-similarity from the denominator (mask the diagonal)?":
+                lambda *a, **k: _nt_xent_variant(*a, **k, mask_self=False),
+            "did you L2-normalise the projections before the dot products?":
+                lambda *a, **k: _nt_xent_variant(*a, **k, normalise=False),
+        })
+
+
+def check_supcon(fn, reference=None) -> bool:
+    """Check ``fn(features, labels, temperature)`` (features: batch, n_views, dim)."""
+    import torch
+    if reference is None:
+        from helpers.losses import supcon as reference
+    cases = [
+        ("batch 8, 2 views, 3 classes", (_randn(0, 8, 2, 16), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])),
+         {"temperature": 0.5}),
+        ("batch 6, 3 views, tau=0.1", (_randn(1, 6, 3, 8), torch.tensor([0, 0, 1, 1, 2, 2])),
+         {"temperature": 0.1}),
+        ("all labels distinct (SimCLR case)", (_randn(2, 5, 2, 8), torch.arange(5)), {"temperature": 0.5}),
+        ("all labels equal", (_randn(3, 4, 2, 8), torch.zeros(4, dtype=torch.long)), {"temperature": 0.5}),
+        ("smallest batch: 1 image, 2 views", (_randn(4, 1, 2, 4), torch.tensor([3])), {"temperature": 0.5}),
+    ]
+    return check_function(
+        fn, reference, cases, "SupCon",
+        hint="each anchor's positives are all other views with its label (not itself); average "
+             "the log-probabilities over the positives, then over anchors; exclude the anchor "
+             "itself from the denominator.")
+
+
+def check_spectral(fn, reference=None) -> bool:
+    """Check ``fn(z1, z2)`` against ``helpers.losses.spectral_contrastive``."""
+    if reference is None:
+        from helpers.losses import spectral_contrastive as reference
+    cases = [
+        ("N=8, p=16", (_randn(0, 8, 16), _randn(1, 8, 16))),
+        ("N=64, p=32", (_randn(2, 64, 32), _randn(3, 64, 32))),
+        ("smallest batch N=2", (_randn(4, 2, 4), _randn(5, 2, 4))),
+        ("large inputs", (5 * _randn(6, 16, 8), 5 * _randn(7, 16, 8))),
+    ]
+    return check_function(
+        fn, reference, cases, "spectral contrastive loss",
+        hint="-2 * mean of the positive pairs' dot products plus the mean of the squared dot "
+             "products over the negative (off-diagonal) pairs; do not normalise the rows.")
+
+
+def check_fixed_head(fn, reference=None) -> bool:
+    """Check a fixed re-weighting head: ``fn`` is a class/factory ``fn(dim, kappa)`` returning a
+    module (checked via ``forward(h)``) or a function ``fn(h, kappa)``."""
+    import torch
+    if reference is None:
+        from helpers.heads import FixedReweightingHead as reference
+
+    def apply(make, h, dim, kappa):
+        torch.manual_seed(0)
+        if make is reference or inspect.isclass(make) or _is_factory(make):
+            return make(dim, kappa)(h)
+        return make(h, kappa)
+
+    def _is_factory(f):
+        params = list(inspect.signature(f).parameters)
+        return bool(params) and params[0] in ("dim", "d", "in_dim", "dimension")
+
+    cases = [(f"dim={d}, kappa={k}, batch={b}", (_randn(s, b, d), d, k))
+             for s, (d, k, b) in enumerate([(8, 1.0, 4), (16, 0.5, 10), (4, 0.0, 3), (32, 2.0, 1)])]
+    with torch.no_grad():
+        return check_function(
+            lambda h, d, k: apply(fn, h, d, k), lambda h, d, k: apply(reference, h, d, k),
+            cases, "fixed re-weighting head",
+            hint="the head multiplies feature j by its fixed weight (built from kappa); check "
+                 "the weights' order and the kappa = 0 case (identity).")
