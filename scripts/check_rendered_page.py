@@ -36,8 +36,13 @@ def find_chromium(given: str | None) -> str:
                  shutil.which("chromium-browser"), shutil.which("google-chrome")):
         if cand and Path(cand).is_file():
             return cand
-    sys.exit("check_rendered_page: Chromium not found; install it (Debian: "
-             "`apt-get install -y chromium`) or pass --chromium PATH.")
+    hint = ("check_rendered_page: Chromium not found; install it (Debian: "
+            "`apt-get install -y chromium`) or pass --chromium PATH.")
+    if os.environ.get("REQUIRE_BROWSER", "") in ("", "0"):
+        # A contributor without a browser still gets a green `make test`; CI sets REQUIRE_BROWSER=1.
+        print(hint + " Skipping the rendered-page check (set REQUIRE_BROWSER=1 to make it fail).")
+        sys.exit(0)
+    sys.exit(hint)
 
 
 def run_chromium(chromium: str, url: str, extra: list[str], timeout: int = 180) -> str:
