@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
-SMOKE  := _build/smoke
+SMOKE  := _smoke
 CHAPTER1_HTML := $(SMOKE)/_build/html/book/01-the-puzzle.html
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/_static/mathjax/tex-mml-chtml.js
@@ -40,7 +40,7 @@ book: setup
 	$(JB) build . --keep-going
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
-# Each notebook is executed once: nbmake runs a staged copy in the smoke profile and writes
+# Each notebook is executed once: nbmake runs a staged copy (in _smoke/: nbmake skips _build/) in the smoke profile and writes
 # the outputs into it (--overwrite); the strict build then renders that copy without executing.
 test: unit notebooks smoke-book rendered
 
@@ -68,4 +68,4 @@ stamp: setup
 	$(PY) scripts/stamp_notebooks.py
 
 clean:
-	rm -rf _build student
+	rm -rf _build _smoke student

@@ -150,7 +150,7 @@ def check_nt_xent(fn, reference=None) -> bool:
     cases = [
         ("N=8, p=16, tau=0.5", (_randn(0, 8, 16), _randn(1, 8, 16)), {"temperature": 0.5}),
         ("N=32, p=64, tau=0.1", (_randn(2, 32, 64), _randn(3, 32, 64)), {"temperature": 0.1}),
-        ("smallest batch N=1", (_randn(4, 1, 4), _randn(6, 1, 4)), {"temperature": 0.5}),
+        ("smallest batch N=2", (_randn(4, 2, 4), _randn(6, 2, 4)), {"temperature": 0.5}),
         ("N=2, unnormalised large inputs, tau=1", (10 * _randn(7, 2, 3), _randn(8, 2, 3)),
          {"temperature": 1.0}),
         ("all projections equal, N=6", (same, same.clone()), {"temperature": 0.5}),
@@ -222,10 +222,10 @@ def check_fixed_head(fn, reference=None) -> bool:
         return bool(params) and params[0] in ("dim", "d", "in_dim", "dimension")
 
     cases = [(f"dim={d}, kappa={k}, batch={b}", (_randn(s, b, d), d, k))
-             for s, (d, k, b) in enumerate([(8, 1.0, 4), (16, 0.5, 10), (4, 0.0, 3), (32, 2.0, 1)])]
+             for s, (d, k, b) in enumerate([(8, 1.0, 4), (16, 1.05, 10), (4, 1.5, 3), (32, 2.0, 1)])]
     with torch.no_grad():
         return check_function(
             lambda h, d, k: apply(fn, h, d, k), lambda h, d, k: apply(reference, h, d, k),
             cases, "fixed re-weighting head",
             hint="the head multiplies feature j by its fixed weight (built from kappa); check "
-                 "the weights' order and the kappa = 0 case (identity).")
+                 "the weights' order (kappa ** -j for j = 0, 1, ...) and kappa = 1 (identity).")

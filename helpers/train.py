@@ -83,7 +83,8 @@ def train_simclr(encoder: nn.Module, head: nn.Module, images: torch.Tensor, augm
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     gen = torch.Generator(device=device).manual_seed(seed)
     history, start = {"loss": []}, 0
-    fp = fingerprint(epochs=epochs, batch_size=batch_size, lr=lr, wd=weight_decay,
+    # epochs is left out so a finished run can be extended, and an interrupted one resumed.
+    fp = fingerprint(batch_size=batch_size, lr=lr, wd=weight_decay,
                      temperature=temperature, seed=seed, n=len(images), desc=desc)
     state = load_checkpoint(checkpoint, fp) if checkpoint else None
     if state is not None:

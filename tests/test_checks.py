@@ -41,11 +41,11 @@ def oracle_spectral(z1, z2):
 
 
 class OracleHead(torch.nn.Module):
-    """A fixed head: feature j scaled by (j + 1) ** -kappa."""
+    """A fixed head written from the paper: feature j scaled by kappa ** -j."""
 
     def __init__(self, dim, kappa):
         super().__init__()
-        self.register_buffer("w", torch.arange(1, dim + 1, dtype=torch.float32) ** -kappa)
+        self.register_buffer("w", float(kappa) ** -torch.arange(dim, dtype=torch.float32))
 
     def forward(self, h):
         return h * self.w

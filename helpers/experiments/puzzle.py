@@ -1,0 +1,88 @@
+"""Chapter 1, "The puzzle": SimCLR pre-training, then a linear probe at every layer.
+
+``run(cfg, seed)`` pre-trains ``cfg.n_seeds`` encoders (ResNet-18 with the CIFAR stem, width
+``cfg.width``) with a 2-layer MLP head, then fits a linear probe for the image class on each
+encoder stage and on each head layer. It also probes the same layers of an untrained network,
+so the chapter can show what pre-training added.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from helpers.augment import SimCLRAugment
+from helpers.data import load_image_set
+from helpers.heads import MLPHead
+from helpers.models import ResNet18
+from helpers.probes import extract_features, probe_layers
+from helpers.runtime import get_device, seed_everything
+from helpers.train import train_simclr
+
+# Bottom to top. 'stage4' is the encoder output h, the layer SimCLR keeps.
+LAYERS = ("stage1", "stage2", "stage3", "stage4", "head hidden", "head output z")
+ENCODER_OUTPUT = LAYERS.index("stage4")
+
+
+def load_data(cfg, seed: int):
+    """(train, test) ImageSets of the config's data source; real data downloads only in gpu/paper."""
+    download = cfg.data.startswith("cifar")
+    train = load_image_set(cfg.data, "train", cfg.n_train, seed, download=download)
+    test = load_image_set(cfg.data, "test", cfg.n_test, seed + 1, download=download)
+    return train, test
+
+
+def build_model(cfg):
+    """(encoder, head): ResNet-18 of width ``cfg.width`` and a 2-layer MLP head."""
+    encoder = ResNet18(width=cfg.width)
+    head = MLPHead(encoder.out_dim, cfg.head_hidden, cfg.head_out)
+    return encoder, head
+
+
+def layer_features(encoder, head, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
+    """Every layer's representation of ``images`` (n, 3, H, W) uint8, no augmentation."""
+
+    def all_layers(x):
+        stages = encoder.forward_features(x.float().div(255))
+        hidden, z = head.forward_layers(stages["stage4"])
+        return {**{k: stages[k] for k in LAYERS[:4]}, "head hidden": hidden, "head output z": z}
+
+    encoder.to(device).eval()
+    head.to(device).eval()
+    return extract_features(all_layers, images, device=device)
+
+
+def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
+    """Pre-train ``cfg.n_seeds`` models and probe every layer. Returns JSON-able numbers."""
+    device = get_device(device)
+    train, test = load_data(cfg, seed)
+    per_seed, losses = [], []
+    for k in range(cfg.n_seeds):
+        seed_everything(seed + k)
+        encoder, head = build_model(cfg)
+        if k == 0:  # the same architecture before any training: the floor pre-training must beat
+            untrained = _probe(cfg, encoder, head, train, test, device)
+        augment = SimCLRAugment(size=train.images.shape[-1], scale=(cfg.crop_scale_min, 1.0),
+                                jitter=(0.8 * cfg.jitter,) * 3 + (0.2 * cfg.jitter,))
+        hist = train_simclr(encoder, head, train.images, augment, epochs=cfg.epochs,
+                            batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                            temperature=cfg.temperature, seed=seed + k, device=device,
+                            desc=f"SimCLR seed {seed + k}", progress=progress)
+        losses.append(hist["loss"])
+        per_seed.append(_probe(cfg, encoder, head, train, test, device))
+    return {
+        "layers": list(LAYERS),
+        "accuracy": [[acc[layer] for layer in LAYERS] for acc in per_seed],  # (n_seeds, n_layers)
+        "untrained": [untrained[layer] for layer in LAYERS],
+        "loss": losses,  # (n_seeds, epochs)
+        "chance": 1.0 / len(train.classes),
+        "data_description": train.source,
+        "network": (f"ResNet-18 (CIFAR stem, width {cfg.width}) + MLP head "
+                    f"{8 * cfg.width}-{cfg.head_hidden}-{cfg.head_out}"),
+        "n_train": len(train), "n_test": len(test),
+    }
+
+
+def _probe(cfg, encoder, head, train, test, device) -> dict[str, float]:
+    train_feats = layer_features(encoder, head, train.images, device)
+    test_feats = layer_features(encoder, head, test.images, device)
+    return probe_layers(train_feats, train.labels, test_feats, test.labels, method=cfg.probe)
