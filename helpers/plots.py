@@ -65,3 +65,31 @@ def plot_layer_accuracy(layers: Sequence[str], runs: np.ndarray, *, ax=None, lab
     ax.set_xticks(x, layers, rotation=20, ha="right")
     ax.set_ylabel("linear-probe test accuracy (%)")
     return ax
+
+
+def show_image_rows(rows: Mapping[str, "torch.Tensor"], titles: Sequence[str] = (),
+                    caption: str = ""):
+    """A grid of images, one row per entry of ``rows`` (label -> (n, 3, H, W) in [0, 1] or uint8).
+
+    Used to show images next to their augmented views. Returns the figure.
+    """
+    labels = list(rows)
+    n = len(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(labels), n, figsize=(n, 1.05 * len(labels)), squeeze=False)
+    for r, label in enumerate(labels):
+        batch = rows[label]
+        batch = batch if batch.dtype.is_floating_point else batch.float() / 255
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(batch[c].permute(1, 2, 0).clamp(0, 1).cpu().numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    for c, title in enumerate(titles):
+        axes[0, c].set_title(title, fontsize=8)
+    if caption:
+        add_caption(fig, caption)
+    return fig

@@ -38,6 +38,12 @@ def build_model(cfg):
     return encoder, head
 
 
+def make_augment(cfg, size: int) -> SimCLRAugment:
+    """SimCLR's augmentation at the config's strength s: jitter (0.8s, 0.8s, 0.8s, 0.2s)."""
+    return SimCLRAugment(size=size, scale=(cfg.crop_scale_min, 1.0),
+                         jitter=(0.8 * cfg.jitter,) * 3 + (0.2 * cfg.jitter,))
+
+
 def layer_features(encoder, head, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
     """Every layer's representation of ``images`` (n, 3, H, W) uint8, no augmentation."""
 
@@ -61,8 +67,7 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
         encoder, head = build_model(cfg)
         if k == 0:  # the same architecture before any training: the floor pre-training must beat
             untrained = _probe(cfg, encoder, head, train, test, device)
-        augment = SimCLRAugment(size=train.images.shape[-1], scale=(cfg.crop_scale_min, 1.0),
-                                jitter=(0.8 * cfg.jitter,) * 3 + (0.2 * cfg.jitter,))
+        augment = make_augment(cfg, size=train.images.shape[-1])
         hist = train_simclr(encoder, head, train.images, augment, epochs=cfg.epochs,
                             batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             temperature=cfg.temperature, seed=seed + k, device=device,
