@@ -207,6 +207,13 @@ def random_resized_crop(x: torch.Tensor, size: int, scale: tuple[float, float] =
 # ------------------------------------------------------------------------------- flip
 
 
+def _sample_coins(batch: int, p: float, generator, device) -> torch.Tensor:
+    """``(batch,)`` bool, each True with probability ``p`` (flip and grayscale decisions)."""
+    _check_batch(batch)
+    _check_prob(p, "p")
+    return _rand((batch,), generator, device) < p
+
+
 def sample_flip_params(batch: int, p: float = 0.5, *, generator: torch.Generator | None = None,
                        device: torch.device | str | None = None) -> torch.Tensor:
     """``(batch,)`` bool: which images to flip, each with probability ``p``.
@@ -214,9 +221,7 @@ def sample_flip_params(batch: int, p: float = 0.5, *, generator: torch.Generator
     Raises:
         ValueError: p outside [0, 1] or bad batch.
     """
-    _check_batch(batch)
-    _check_prob(p, "p")
-    return _rand((batch,), generator, device) < p
+    return _sample_coins(batch, p, generator, device)
 
 
 def apply_flip(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
@@ -380,9 +385,7 @@ def sample_grayscale_params(batch: int, p: float = 0.2, *,
     Raises:
         ValueError: p outside [0, 1] or bad batch.
     """
-    _check_batch(batch)
-    _check_prob(p, "p")
-    return _rand((batch,), generator, device) < p
+    return _sample_coins(batch, p, generator, device)
 
 
 def apply_grayscale(x: torch.Tensor, gray: torch.Tensor) -> torch.Tensor:

@@ -130,7 +130,10 @@ def test_real_chapter_student_edition(path):
 @pytest.mark.skipif(os.environ.get("RUN_STUDENT_EXECUTION") != "1",
                     reason="set RUN_STUDENT_EXECUTION=1 to execute the real student notebooks")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_real_student_notebook_stops_at_a_stub(path):
+def test_real_student_notebook_stops_at_a_stub(path, monkeypatch, tmp_path):
+    # The kernel inherits this environment: smoke size, and results kept out of the checkout.
+    monkeypatch.setenv("BOOK_PROFILE", "smoke")
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
     student = make_student.strip_solutions(nbformat.read(path, as_version=4), f"book/{path.name}")
     result = first_error(student, ROOT / "book", timeout=3600)
     assert result is not None, "the student edition ran without hitting an exercise stub"
