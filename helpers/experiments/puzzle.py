@@ -91,3 +91,21 @@ def _probe(cfg, encoder, head, train, test, device) -> dict[str, float]:
     train_feats = layer_features(encoder, head, train.images, device)
     test_feats = layer_features(encoder, head, test.images, device)
     return probe_layers(train_feats, train.labels, test_feats, test.labels, method=cfg.probe)
+
+
+def summarize(payload: dict) -> str:
+    """The chapter's verdict, computed from the numbers: h versus z per seed, and the baseline."""
+    layers = payload["layers"]
+    acc = [dict(zip(layers, run)) for run in payload["accuracy"]]
+    untrained = dict(zip(layers, payload["untrained"]))
+    h, z = layers[ENCODER_OUTPUT], layers[-1]
+    gaps = [100 * (a[h] - a[z]) for a in acc]
+    lines = [f"seed {k}: h ({h}) {100 * a[h]:.1f} %, z {100 * a[z]:.1f} %, h - z = {g:+.1f} points;"
+             f" best layer: {max(a, key=a.get)}" for k, (a, g) in enumerate(zip(acc, gaps))]
+    wins = sum(g > 0 for g in gaps)
+    lines.append(f"h beats z in {wins} of {len(gaps)} run(s); mean gap {sum(gaps) / len(gaps):+.1f} points")
+    mean_h = sum(a[h] for a in acc) / len(acc)
+    lines.append(f"untrained network at h: {100 * untrained[h]:.1f} % (trained: {100 * mean_h:.1f} %); "
+                 f"best untrained layer: {max(untrained, key=untrained.get)} "
+                 f"{100 * max(untrained.values()):.1f} %")
+    return "\n".join(lines)
