@@ -109,3 +109,26 @@ def summarize(payload: dict) -> str:
                  f"best untrained layer: {max(untrained, key=untrained.get)} "
                  f"{100 * max(untrained.values()):.1f} %")
     return "\n".join(lines)
+
+
+def plot_layers(payload: dict, provenance: dict):
+    """The chapter's figure: probe accuracy per layer after SimCLR (every seed) and untrained."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from helpers import plots
+
+    acc = np.array(payload["accuracy"])  # (n_seeds, n_layers)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    plots.plot_layer_accuracy(payload["layers"], acc, ax=ax, label="after SimCLR",
+                              chance=payload["chance"], highlight=ENCODER_OUTPUT)
+    plots.plot_layer_accuracy(payload["layers"], np.array([payload["untrained"]]), ax=ax,
+                              label="untrained network", color="0.55")
+    ax.annotate("h (encoder output)", (ENCODER_OUTPUT, 100 * acc.mean(0)[ENCODER_OUTPUT]),
+                textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+    ax.set_title("Class information, layer by layer")
+    ax.legend(loc="lower left")
+    plots.add_caption(fig, plots.provenance_caption(
+        provenance, f"{payload['data_description']}; {payload['network']}; "
+                    f"{len(acc)} seed(s), band = min-max"))
+    return fig
