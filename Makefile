@@ -45,7 +45,7 @@ book: setup
 test: unit notebooks smoke-book rendered
 
 unit: setup
-	$(PY) -m pytest tests -q
+	RUN_STUDENT_EXECUTION=1 $(PY) -m pytest tests -q
 
 notebooks: setup
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
