@@ -1,0 +1,182 @@
+"""Part I's closed forms (helpers.theory.linear) against simulations and independent oracles.
+
+Tolerances are stated per test; each closed form is compared with something computed another
+way (Monte Carlo, PyTorch autograd, gradient descent), so a wrong formula fails a test.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.data.features import FeatureModel
+from helpers.deep_linear import partial_gains, population_gd
+from helpers.losses import spectral_contrastive
+from helpers.theory import linear as th
+
+PHI = (1.4, 1.0, 0.7)
+P = (0.6, 0.0, 0.2)
+SIGMA = 0.5
+
+
+def test_feature_moments_match_monte_carlo():
+    """M and S from 400k sampled pairs: diagonals within 0.01, off-diagonals within 0.01."""
+    model = FeatureModel(PHI, P, SIGMA)
+    x, xp = model.sample_pairs(400_000, torch.Generator().manual_seed(0))
+    S_mc = (x.T @ x / len(x)).numpy()
+    M_mc = (x.T @ xp / len(x)).numpy()
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    np.testing.assert_allclose(np.diag(S_mc), s, atol=0.01 * s.max())
+    np.testing.assert_allclose(np.diag(M_mc), m, atol=0.01 * s.max())
+    off = ~np.eye(3, dtype=bool)
+    assert np.abs(S_mc[off]).max() < 0.01 and np.abs(M_mc[off]).max() < 0.01
+
+
+def test_spectral_loss_matches_batch_estimate():
+    """Population loss of a fixed W vs helpers.losses.spectral_contrastive on sampled pairs."""
+    W = np.array([[0.5, -0.2, 0.1], [0.3, 0.4, -0.6]])
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    model = FeatureModel(PHI, P, SIGMA)
+    gen = torch.Generator().manual_seed(1)
+    Wt = torch.tensor(W)
+    estimates = []
+    for _ in range(200):
+        x, xp = model.sample_pairs(512, gen)
+        estimates.append(float(spectral_contrastive(x @ Wt.T, xp @ Wt.T)))
+    mc, se = np.mean(estimates), np.std(estimates) / np.sqrt(len(estimates))
+    assert abs(th.spectral_loss(W, m, s) - mc) < 4 * se + 1e-3
+
+
+def test_optimal_gains_minimise_the_loss():
+    """W = diag(g*) reaches optimal_loss, and random perturbations only increase the loss."""
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    g = th.optimal_gains(PHI, P, SIGMA)
+    np.testing.assert_allclose(g, np.sqrt(m) / s)
+    W = np.diag(g)
+    assert th.spectral_loss(W, m, s) == pytest.approx(th.optimal_loss(m, s), rel=1e-12)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        assert th.spectral_loss(W + 0.05 * rng.standard_normal(W.shape), m, s) > \
+            th.optimal_loss(m, s)
+
+
+def test_gradient_matches_autograd():
+    """population_gd's hand-written gradient (one step) equals PyTorch autograd's, to 1e-10."""
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    lr, wd = 1e-3, 0.07
+    start = population_gd(m, s, 3, 5, init_scale=0.8, lr=lr, steps=1, weight_decay=0.0,
+                          seed=3, progress=False)
+    # rebuild the initial layers (same seed) and take one autograd step
+    from helpers.deep_linear import init_layers
+    layers = [torch.tensor(W[0], requires_grad=True) for W in init_layers(1, [3, 5, 5, 5], 0.8, 3)]
+    W = layers[2] @ layers[1] @ layers[0]
+    Mt, St = torch.diag(torch.tensor(m)), torch.diag(torch.tensor(s))
+    loss = -2 * torch.trace(W @ Mt @ W.T) + ((W @ St @ W.T) ** 2).sum()
+    grads = torch.autograd.grad(loss, layers)
+    for W_np, W0, g in zip(start.layers, layers, grads):
+        np.testing.assert_allclose(W_np[0], (W0 - lr * g).detach().numpy(), atol=1e-10)
+    # weight decay adds 2 * wd * W_l to each layer's gradient
+    decayed = population_gd(m, s, 3, 5, init_scale=0.8, lr=lr, steps=1, weight_decay=wd,
+                            seed=3, progress=False)
+    for W_np, W0, g in zip(decayed.layers, layers, grads):
+        np.testing.assert_allclose(W_np[0], (W0 - lr * (g + 2 * wd * W0)).detach().numpy(),
+                                   atol=1e-10)
+
+
+@pytest.mark.parametrize("depth, init_scale, steps, tol", [(2, 0.01, 20_000, 0.01),
+                                                           (3, 0.07, 60_000, 0.03)])
+def test_exponent_rule_matches_gradient_descent(depth, init_scale, steps, tol):
+    """Layer l's gain on feature i after GD from small init = g_i^(l/L), within tol (relative).
+
+    The rule's error is O(init_scale^2) (the imbalance left by the initialisation)."""
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    run = population_gd(m, s, depth, 24, init_scale=init_scale, lr=0.05, steps=steps, seed=0,
+                        progress=False)
+    assert run.loss[-1, 0] == pytest.approx(th.optimal_loss(m, s), rel=1e-6)
+    sim = run.layer_gains()[0]
+    pred = th.layer_gains(th.optimal_gains(PHI, P, SIGMA), depth)[1:]
+    assert np.max(np.abs(sim / pred - 1)) < tol
+
+
+def test_weight_decay_gains_match_gradient_descent():
+    """With weight decay, GD from a moderate init reaches optimal_gains(weight_decay=...) (1 %),
+    and a feature above its threshold is removed from every layer."""
+    wd = 0.02
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    run = population_gd(m, s, 2, 12, init_scale=0.6, lr=0.03, steps=40_000, weight_decay=wd,
+                        seed=0, progress=False)
+    sim = partial_gains(run.layers)[0]
+    pred = th.layer_gains(th.optimal_gains(PHI, P, SIGMA, weight_decay=wd, depth=2), 2)[1:]
+    np.testing.assert_allclose(sim, pred, rtol=0.01)
+    # above its threshold a feature has no non-zero minimum; GD removes it from both layers
+    wd_star = th.decay_threshold(PHI, P, SIGMA)
+    assert th.optimal_gains(PHI, P, SIGMA, weight_decay=0.99 * wd_star[0], depth=2)[0] > 0
+    assert th.optimal_gains(PHI, P, SIGMA, weight_decay=1.01 * wd_star[0], depth=2)[0] == 0
+    wd = 1.2 * wd_star[0]
+    assert wd < wd_star[1]
+    run = population_gd(m, s, 2, 12, init_scale=0.6, lr=0.03, steps=40_000, weight_decay=wd,
+                        seed=0, progress=False)
+    sim = partial_gains(run.layers)[0]
+    assert sim[:, 0].max() < 1e-3 and sim[:, 1].min() > 0.1
+
+
+def test_effective_rank_and_normalise():
+    assert th.effective_rank(np.ones(7)) == pytest.approx(7)
+    assert th.effective_rank(np.array([3.0, 0, 0])) == pytest.approx(1)
+    r = th.normalise_layer(np.array([[1.0, 2.0, 3.0], [0.1, 0.1, 0.1]]))
+    np.testing.assert_allclose(np.mean(r**2, axis=-1), 1.0)
+
+
+def _ridge_r2_monte_carlo(r, target, n, ridge, reps, rng):
+    """Independent oracle: fit ridge on n Gaussian samples, exact population test R^2."""
+    out = []
+    for _ in range(reps):
+        Z = rng.standard_normal((n, len(r)))
+        H, y = Z * r, Z[:, target]
+        if ridge > 0:
+            beta = np.linalg.solve(H.T @ H + n * ridge * np.eye(len(r)), H.T @ y)
+        else:
+            beta = np.linalg.pinv(H) @ y
+        c = r * beta
+        c[target] -= 1
+        out.append(1 - np.sum(c**2))
+    return np.mean(out), np.std(out) / np.sqrt(reps)
+
+
+@pytest.mark.parametrize("n, ridge", [(20, 0.0), (20, 0.1), (60, 0.1), (60, 1.0)])
+def test_ridge_probe_r2_matches_monte_carlo(n, ridge):
+    """Deterministic equivalent vs Monte Carlo at d = 40: within 0.03 + 4 standard errors."""
+    rng = np.random.default_rng(0)
+    r = np.exp(rng.normal(0, 0.5, 40))
+    for target in (int(np.argmax(r)), int(np.argmin(r))):
+        mc, se = _ridge_r2_monte_carlo(r, target, n, ridge, 150, rng)
+        assert abs(th.ridge_probe_r2(r, target, n, ridge) - mc) < 0.03 + 4 * se
+
+
+def test_least_squares_on_noiseless_data_ignores_scale():
+    """n > d, no ridge: R^2 = 1 at any feature scales (why the probe must care about scale)."""
+    assert th.ridge_probe_r2(np.array([1.0, 0.01, 5.0]), 1, 10, 0.0) == 1.0
+    assert th.ridge_probe_r2(np.array([1.0, 0.01, 5.0]), 1, 10, 0.1) < 0.5
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: th.feature_moments([1.0], [1.2]), "p"),
+    (lambda: th.feature_moments([1.0, 2.0], [0.1]), "same length"),
+    (lambda: th.optimal_gains([1.0], [0.1], weight_decay=-1), "weight_decay"),
+    (lambda: th.layer_gains([0.5], 0), "depth"),
+    (lambda: th.ridge_probe_r2([1.0, 2.0], 5, 10, 0.1), "target"),
+    (lambda: th.ridge_probe_r2([1.0, 2.0], 0, 10, -0.1), "ridge"),
+    (lambda: FeatureModel((1.0,), (0.5,), sigma=-1), "sigma"),
+    (lambda: population_gd([1.0], [1.0], 2, 4, init_scale=0.1, lr=0.0, steps=3), "lr"),
+])
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_feature_model_is_seeded_and_redraws_at_rate_p():
+    model = FeatureModel((1.0, 1.0), (0.0, 0.3))
+    a = model.sample_pairs(50_000, torch.Generator().manual_seed(5))
+    b = model.sample_pairs(50_000, torch.Generator().manual_seed(5))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    changed = (a[0] != a[1]).double().mean(0)
+    assert changed[0] == 0 and abs(float(changed[1]) - 0.3) < 0.01
