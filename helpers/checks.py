@@ -229,3 +229,54 @@ def check_fixed_head(fn, reference=None) -> bool:
             cases, "fixed re-weighting head",
             hint="the head multiplies feature j by its fixed weight (built from kappa); check "
                  "the weights' order (kappa ** -j for j = 0, 1, ...) and kappa = 1 (identity).")
+
+
+# --- Part I: linear theory ------------------------------------------------------------------
+
+def check_optimal_gains(fn, reference=None) -> bool:
+    """Check ``fn(phi, p, sigma)`` -> (d,) gains against ``helpers.theory.linear.optimal_gains``."""
+    if reference is None:
+        from helpers.theory.linear import optimal_gains as reference
+    cases = [
+        ("three features, sigma 0.5", (np.array([1.4, 1.0, 0.7]), np.array([0.6, 0.0, 0.2]), 0.5)),
+        ("no augmentation noise", (np.array([2.0, 1.0, 0.5]), np.array([0.0, 0.5, 0.0]), 0.0)),
+        ("a feature always redrawn (p = 1)", (np.array([1.0, 1.0]), np.array([1.0, 0.0]), 0.3)),
+        ("one feature", (np.array([0.8]), np.array([0.1]), 1.0)),
+    ]
+    wrong = {  # common slips, each with the hint it deserves
+        "the optimal A = W^T W is S^-1 M S^-1; the gain is its square root, sqrt(m) / s, "
+        "not m / s^2": lambda phi, p, sigma: (1 - p) * phi**2 / (phi**2 + sigma**2) ** 2,
+        "s_i is the variance of one view: phi_i^2 + sigma^2, with the noise squared":
+            lambda phi, p, sigma: np.sqrt(1 - p) * phi / (phi**2 + sigma),
+    }
+    return check_function(
+        fn, reference, cases, "optimal gains", atol=1e-8, rtol=1e-6, diagnose=wrong,
+        hint="g_i = sqrt(m_i) / s_i with m_i = (1 - p_i) phi_i^2 and s_i = phi_i^2 + sigma^2.")
+
+
+def check_ridge_simulation(fn, tolerance: float = 0.05) -> bool:
+    """Check a Monte Carlo ridge probe ``fn(strengths, target, n, ridge, reps, seed)`` -> mean
+    test R^2 against the high-dimensional formula ``helpers.theory.linear.ridge_probe_r2``.
+
+    The two are different computations (simulation vs limit), so they agree only to within
+    ``tolerance``; a wrong penalty scale or test error gives a much larger gap."""
+    from helpers.theory.linear import ridge_probe_r2
+
+    rng = np.random.default_rng(7)
+    cases = [(np.exp(rng.normal(0, 0.5, 30)), 0, 20, 0.1), (np.exp(rng.normal(0, 0.5, 30)), 3, 60, 1.0),
+             (np.linspace(0.2, 2.0, 30), 0, 60, 0.3)]
+    for i, (r, target, n, ridge) in enumerate(cases, 1):
+        try:
+            got = float(fn(r, target, n, ridge, 200, i))
+        except NotImplementedError as err:
+            raise _not_done("ridge probe simulation", str(err)) from None
+        expected = ridge_probe_r2(r, target, n, ridge)
+        if not abs(got - expected) <= tolerance:
+            raise AssertionError(
+                f"ridge probe simulation, case {i}/{len(cases)} (d = {len(r)}, n = {n}, ridge = "
+                f"{ridge}): your mean R^2 is {got:.3f}, the theory says {expected:.3f}.\nHint: "
+                "minimise (1/n)||y - H b||^2 + ridge ||b||^2, i.e. b = (H^T H + n ridge I)^-1 H^T "
+                "y; the test R^2 of b is 1 - sum_i (r_i b_i - [i == target])^2.")
+    print(f"✓ ridge probe simulation agrees with the theory within {tolerance} "
+          f"({len(cases)} cases)")
+    return True

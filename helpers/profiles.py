@@ -74,8 +74,99 @@ _PUZZLE = {
                           n_seeds=1, probe="logistic"),
 }
 
+@dataclass(frozen=True)
+class FeatureWeightingConfig:
+    """Part I, progressive feature weighting: deep linear nets trained by gradient descent on the
+    population spectral contrastive loss of a feature model (``helpers.data.features``).
+
+    ``depths[i]`` is trained with ``init_scales[i]`` for ``steps[i]`` steps: deeper nets leave the
+    origin's saddle more slowly (escape time ~ init_scale^-(2L-2)), so they start less small,
+    which costs agreement: the exponent rule's error grows like init_scale^2.
+    """
+
+    data: str  # provenance label of the synthetic data
+    phi: tuple  # feature strengths
+    p: tuple  # probability that augmentation redraws each feature
+    sigma: float  # augmentation noise (std, each view)
+    width: int  # hidden width (wide layers make small random inits well conditioned)
+    depths: tuple
+    init_scales: tuple  # typical per-layer gain at initialisation, one per depth
+    steps: tuple  # gradient steps, one per depth
+    lr: float
+
+
+_FEATURES_6 = dict(data="synthetic features", phi=(1.6, 1.3, 1.0, 1.0, 0.8, 0.7),
+                   p=(0.8, 0.2, 0.0, 0.5, 0.0, 0.0), sigma=0.5, width=32, depths=(2, 3, 4),
+                   lr=0.05)
+_FEATURE_WEIGHTING = {
+    # Not converged for L = 3, 4 (the code path is what smoke checks).
+    "smoke": FeatureWeightingConfig(**_FEATURES_6, init_scales=(0.03, 0.1, 0.15),
+                                    steps=(4000, 4000, 4000)),
+    # Converged on every depth (loss at its minimum to 4 digits); about 25 s on 2 CPU cores.
+    "cpu": FeatureWeightingConfig(**_FEATURES_6, init_scales=(0.01, 0.05, 0.15),
+                                  steps=(30_000, 300_000, 300_000)),
+    # numpy on the CPU either way: the nets are tiny, a GPU does not help; gpu = cpu.
+    "gpu": FeatureWeightingConfig(**_FEATURES_6, init_scales=(0.01, 0.05, 0.15),
+                                  steps=(30_000, 300_000, 300_000)),
+    # Smaller initialisation, tighter agreement, longer runs.
+    "paper": FeatureWeightingConfig(**_FEATURES_6, init_scales=(0.005, 0.03, 0.08),
+                                    steps=(60_000, 800_000, 1_500_000)),
+}
+
+
+@dataclass(frozen=True)
+class LowerLayerConfig:
+    """Part I, when the layer before the head wins: a two-layer linear net (encoder + linear
+    head) per sweep point, then ridge probes for one target feature at every layer."""
+
+    data: str
+    n_features: int  # the target plus n_features - 1 others
+    phi_others: tuple  # (low, high): the others' strengths, geometrically spaced
+    p_others: float  # the others' drop probability
+    sigma: float  # augmentation noise
+    target_phi: float  # the target's strength in sweeps (a) and (c)
+    sweep_p: tuple  # (a) target drop probabilities
+    sweep_phi: tuple  # (b) target strengths
+    sweep_wd: tuple  # (c) weight decays
+    wd_target_p: float  # (c) the target's drop probability
+    grid_p: tuple  # summary map: drop probabilities ...
+    grid_phi: tuple  # ... times strengths
+    width: int
+    init_scale: float  # small: the implicit-bias regime
+    steps: int
+    lr: float  # largest step size; lowered per problem for stability (lower_layer.stable_lr)
+    wd_init_scale: float  # (c) starts at a standard scale: weight decay balances the layers
+    wd_steps: int
+    n_labels: int  # labelled examples of the downstream probe
+    probe_ridge: float
+    probe_reps: int  # draws of the labelled set averaged per point
+    theory_points: int  # resolution of the theory curves
+
+
+_LOWER = dict(data="synthetic features", n_features=20, phi_others=(0.5, 1.5), p_others=0.2,
+              sigma=0.5, target_phi=1.0, wd_target_p=0.8, lr=0.05, wd_init_scale=1.0,
+              n_labels=40, probe_ridge=0.3)
+_LOWER_LAYER = {
+    "smoke": LowerLayerConfig(**_LOWER, sweep_p=(0.0, 0.8), sweep_phi=(0.3, 3.0),
+                              sweep_wd=(0.0, 0.03), grid_p=(0.0, 0.8), grid_phi=(0.5, 2.0),
+                              width=40, init_scale=0.15, steps=3000, wd_steps=3000, probe_reps=5,
+                              theory_points=12),
+    "cpu": LowerLayerConfig(**_LOWER, sweep_p=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
+                            sweep_phi=(0.15, 0.25, 0.4, 0.7, 1.2, 2.0, 3.0),
+                            sweep_wd=(0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06),
+                            grid_p=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
+                            grid_phi=(0.3, 0.5, 0.8, 1.2, 2.0, 3.0),
+                            width=40, init_scale=0.15, steps=15_000, wd_steps=20_000,
+                            probe_reps=40, theory_points=60),
+}
+_LOWER_LAYER["gpu"] = _LOWER_LAYER["cpu"]  # numpy on the CPU: a GPU does not help these nets
+_LOWER_LAYER["paper"] = replace(_LOWER_LAYER["cpu"], init_scale=0.05, steps=200_000,
+                                probe_reps=200)
+
+
 # experiment name -> profile name -> config. Later chapters add their entries here.
-_EXPERIMENTS = MappingProxyType({"puzzle": _PUZZLE})
+_EXPERIMENTS = MappingProxyType({"puzzle": _PUZZLE, "feature_weighting": _FEATURE_WEIGHTING,
+                               "lower_layer": _LOWER_LAYER})
 
 _DESCRIPTIONS = {
     "smoke": "seconds on a CPU; checks that the code runs (CI)",
