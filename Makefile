@@ -5,7 +5,6 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 SMOKE  := _smoke
-CHAPTER1_HTML := $(SMOKE)/_build/html/book/01-the-puzzle.html
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/_static/mathjax/tex-mml-chtml.js
 
@@ -59,7 +58,11 @@ smoke-book: setup
 	$(JB) build $(SMOKE) -W -n --keep-going
 
 rendered: setup
-	$(PY) scripts/check_rendered_page.py $(CHAPTER1_HTML) --screenshot $(SMOKE)/chapter1.png
+	@for nb in book/[0-9]*.ipynb; do \
+	  page=$$(basename $$nb .ipynb); \
+	  $(PY) scripts/check_rendered_page.py $(SMOKE)/_build/html/book/$$page.html \
+	    --screenshot $(SMOKE)/$$page.png || exit 1; \
+	done
 
 student: setup
 	$(PY) scripts/make_student.py --out student

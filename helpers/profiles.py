@@ -95,7 +95,7 @@ class FeatureWeightingConfig:
     lr: float
 
 
-_FEATURES_6 = dict(data="synthetic features", phi=(1.6, 1.3, 1.0, 1.0, 0.8, 0.7),
+_FEATURES_6 = dict(data="synthetic-features", phi=(1.6, 1.3, 1.0, 1.0, 0.8, 0.7),
                    p=(0.8, 0.2, 0.0, 0.5, 0.0, 0.0), sigma=0.5, width=32, depths=(2, 3, 4),
                    lr=0.05)
 _FEATURE_WEIGHTING = {
@@ -143,7 +143,7 @@ class LowerLayerConfig:
     theory_points: int  # resolution of the theory curves
 
 
-_LOWER = dict(data="synthetic features", n_features=20, phi_others=(0.5, 1.5), p_others=0.2,
+_LOWER = dict(data="synthetic-features", n_features=20, phi_others=(0.5, 1.5), p_others=0.2,
               sigma=0.5, target_phi=1.0, wd_target_p=0.8, lr=0.05, wd_init_scale=1.0,
               n_labels=40, probe_ridge=0.3)
 _LOWER_LAYER = {
@@ -164,8 +164,82 @@ _LOWER_LAYER["paper"] = replace(_LOWER_LAYER["cpu"], init_scale=0.05, steps=200_
                                 probe_reps=200)
 
 
+@dataclass(frozen=True)
+class ExpansionConfig:
+    """Part II, expansion and shrinkage: a linear encoder + linear projector trained with NT-Xent
+    on the two-class mixture x = y mu + z, one model per (sigma_aug, tau, seed), all trained at
+    once as one batched model; then Chapter 1's MLP head, linearised.
+
+    Units: samples, SGD steps; lr is for SGD on tau * loss (the same minimiser as the loss).
+    """
+
+    data: str  # provenance label of the synthetic data
+    dim: int  # d: input, encoder and projector width (Gui et al. use d = 50)
+    signal: float  # r = ||mu||, the class-mean distance from the origin
+    sigmas: tuple  # augmentation noise std of each view (the grid's rows)
+    temperatures: tuple  # NT-Xent temperatures (the grid's columns)
+    n_seeds: int  # independent data, init and noise per grid cell
+    n_pretrain: int  # unlabelled samples each model trains on
+    batch_size: int  # N pairs per step
+    steps: int
+    lr: float
+    momentum: float
+    n_labeled: int  # downstream labelled samples (half per class): gamma = dim / n_labeled
+    n_test: int  # downstream test samples
+    n_probe_draws: int  # labelled sets averaged per model
+    theory_batches: int  # Monte Carlo batches of the one-number theory (common random numbers)
+    theory_sigmas: int  # points on the theory's threshold curve
+    mc_dim: int  # d of the Monte Carlo check of the closed form (n follows from gamma)
+    mc_reps: int  # independent draws per (gamma, alpha) of that check
+    chapter1: PuzzleConfig | None  # Chapter 1's network whose head is linearised (None: skip)
+    sweep: PuzzleConfig | None  # a smaller network retrained at each sweep temperature
+    sweep_temperatures: tuple
+
+
+def _geometric(lo: float, hi: float, n: int) -> tuple:
+    """n geometrically spaced values from lo to hi, rounded to 3 significant digits."""
+    return tuple(float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}") for i in range(n))
+
+
+_GRID_8 = dict(sigmas=(0.1, 0.15, 0.24, 0.36, 0.55, 0.85, 1.3, 2.0),  # geometric, 0.1-2
+               temperatures=(0.01, 0.033, 0.11, 0.35, 1.1, 3.7, 12.0, 40.0))  # geometric, 0.01-40
+_EXPANSION = {
+    # Code path only: 3 x 3 cells, 2 seeds, a few seconds; the numbers mean little.
+    "smoke": ExpansionConfig(data="gaussian mixture", dim=16, signal=1.5, sigmas=(0.1, 0.5, 2.0),
+                             temperatures=(0.05, 1.0, 20.0), n_seeds=2, n_pretrain=256,
+                             batch_size=32, steps=150, lr=0.1, momentum=0.9, n_labeled=16,
+                             n_test=500, n_probe_draws=2, theory_batches=8, theory_sigmas=4,
+                             mc_dim=40, mc_reps=4, chapter1=_PUZZLE["smoke"],
+                             sweep=replace(_PUZZLE["smoke"], epochs=1),
+                             sweep_temperatures=(0.2, 2.0)),
+    # 8 x 8 cells x 3 seeds = 192 models of d = 50. Chosen on 2 CPU cores: 1000 SGD steps of
+    # batch 64 take about 1.5 minutes and leave E within ~10 % of its end value except in the
+    # slow top-right corner (large tau, large sigma), which the chapter shows. Chapter 1's
+    # network is retrained (about 3 minutes) because its result file holds no weights.
+    "cpu": ExpansionConfig(data="gaussian mixture", dim=50, signal=1.5, **_GRID_8, n_seeds=3,
+                           n_pretrain=2048, batch_size=64, steps=1000, lr=0.1, momentum=0.9,
+                           n_labeled=50, n_test=2000, n_probe_draws=5, theory_batches=64,
+                           theory_sigmas=16, mc_dim=200, mc_reps=20, chapter1=_PUZZLE["cpu"],
+                           sweep=replace(_PUZZLE["smoke"], n_train=512, n_test=512, epochs=8),
+                           sweep_temperatures=(0.05, 0.2, 0.5, 2.0, 8.0)),
+    # Sized, not measured: a finer 12 x 12 grid, 5 seeds, longer training, larger batches.
+    "gpu": ExpansionConfig(data="gaussian mixture", dim=50, signal=1.5,
+                           sigmas=_geometric(0.1, 2.0, 12), temperatures=_geometric(0.01, 40.0, 12),
+                           n_seeds=5, n_pretrain=8192, batch_size=256, steps=4000, lr=0.1,
+                           momentum=0.9, n_labeled=50, n_test=10_000, n_probe_draws=20,
+                           theory_batches=128, theory_sigmas=40, mc_dim=400, mc_reps=50,
+                           chapter1=_PUZZLE["gpu"],
+                           sweep=replace(_PUZZLE["gpu"], n_train=10_000, n_test=2000, epochs=20),
+                           sweep_temperatures=(0.05, 0.1, 0.2, 0.5, 1.0, 2.0)),
+}
+# The papers' scale: a 16 x 16 grid (Gui et al. sweep sigma 0.1-2, tau 0.01-40, d = 50), 10 seeds.
+_EXPANSION["paper"] = replace(
+    _EXPANSION["gpu"], sigmas=_geometric(0.1, 2.0, 16), temperatures=_geometric(0.01, 40.0, 16),
+    n_seeds=10, steps=10_000, theory_batches=256, chapter1=_PUZZLE["paper"])
+
+
 # experiment name -> profile name -> config. Later chapters add their entries here.
-_EXPERIMENTS = MappingProxyType({"puzzle": _PUZZLE, "feature_weighting": _FEATURE_WEIGHTING,
+_EXPERIMENTS = MappingProxyType({"puzzle": _PUZZLE, "expansion": _EXPANSION, "feature_weighting": _FEATURE_WEIGHTING,
                                "lower_layer": _LOWER_LAYER})
 
 _DESCRIPTIONS = {
