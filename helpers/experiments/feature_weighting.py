@@ -113,7 +113,7 @@ def plot_balance(payload: dict, provenance: dict):
     ax_imb.set_xlabel("gradient step")
     ax_imb.set_ylabel("Frobenius norm")
     ax_imb.set_title("The imbalance stays put while the weights grow")
-    ax_imb.legend(fontsize=6.5, ncol=2, loc="center right")
+    ax_imb.legend(fontsize=6.5, ncol=3, loc="upper center", bbox_to_anchor=(0.45, -0.2))
     fig.tight_layout()
     plots.add_caption(fig, plots.provenance_caption(provenance))
     return fig
