@@ -87,3 +87,9 @@ def test_stable_lr_shrinks_for_strong_features():
     weak = lower_layer.stable_lr(np.array([[0.1, 0.2]]), np.array([[0.4, 0.5]]), 0.05, 0.1)
     strong = lower_layer.stable_lr(np.array([[4.0, 0.2]]), np.array([[4.5, 0.5]]), 0.05, 0.1)
     assert strong[0] < weak[0] <= 0.05
+
+
+def test_explorer_builds_a_widget():
+    widget = feature_weighting.explorer()
+    assert widget is not None and len(widget.children) > 3
+    matplotlib.pyplot.close("all")

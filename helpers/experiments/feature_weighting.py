@@ -177,32 +177,24 @@ EXPLORER_DEFAULTS = {"phi": (1.6, 1.0, 0.4), "p": (0.8, 0.0, 0.0), "sigma": 0.5,
 
 
 def explorer(defaults: dict = EXPLORER_DEFAULTS):
-    """ipywidgets sliders (three features' strength and drop probability, sigma, depth) that
-    redraw :func:`plot_theory`. Needs a live kernel; the rendered page shows the static figure."""
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    """Sliders for three features' strength and drop probability, sigma and the depth, that
+    redraw :func:`plot_theory` (via :func:`helpers.widgets.explorer`). Needs a live kernel; the
+    rendered page shows the static figure instead."""
+    from helpers import widgets
 
-    def slider(value, lo, hi, step, desc):
-        return widgets.FloatSlider(value=value, min=lo, max=hi, step=step, description=desc,
-                                   continuous_update=False, readout_format=".2f")
+    strengths = [round(v, 2) for v in np.arange(0.05, 3.001, 0.05)]
+    probs = [round(v, 2) for v in np.arange(0.0, 0.991, 0.01)]
+    controls = {**{f"phi_{i + 1}": strengths for i in range(3)},
+                **{f"p_{i + 1}": probs for i in range(3)},
+                "sigma": [round(v, 2) for v in np.arange(0.0, 1.501, 0.05)],
+                "depth": list(range(1, 7))}
+    initial = {**{f"phi_{i + 1}": v for i, v in enumerate(defaults["phi"])},
+               **{f"p_{i + 1}": v for i, v in enumerate(defaults["p"])},
+               "sigma": defaults["sigma"], "depth": defaults["depth"]}
 
-    phis = [slider(v, 0.05, 3.0, 0.05, f"phi_{i + 1}") for i, v in enumerate(defaults["phi"])]
-    ps = [slider(v, 0.0, 0.99, 0.01, f"p_{i + 1}") for i, v in enumerate(defaults["p"])]
-    sigma = slider(defaults["sigma"], 0.0, 1.5, 0.05, "sigma")
-    depth = widgets.IntSlider(value=defaults["depth"], min=1, max=6, description="depth L",
-                              continuous_update=False)
-    out = widgets.Output()
+    def draw(ax, sigma, depth, **features):
+        plot_theory([features[f"phi_{i + 1}"] for i in range(3)],
+                    [features[f"p_{i + 1}"] for i in range(3)], sigma, depth, ax=ax)
 
-    def redraw(_=None):
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(5.6, 3.6))
-            plot_theory([w.value for w in phis], [w.value for w in ps], sigma.value,
-                        depth.value, ax=ax)
-            plt.show()
-
-    for w in (*phis, *ps, sigma, depth):
-        w.observe(redraw, names="value")
-    redraw()
-    display(widgets.HBox([widgets.VBox(phis + [sigma]), widgets.VBox(ps + [depth])]), out)
+    return widgets.explorer(draw, controls, initial=initial, panel_size=(5.6, 3.6),
+                            description="Progressive feature weighting (theory)")
