@@ -43,7 +43,8 @@ def stable_lr(m: np.ndarray, s: np.ndarray, lr_max: float, init_scale: float) ->
 
 
 def train_two_layer(cfg, phis, ps, *, weight_decay: float = 0.0, init_scale: float | None = None,
-                    steps: int | None = None, seed: int = 0, desc: str = "pre-training"):
+                    steps: int | None = None, seed: int = 0, desc: str = "pre-training",
+                    progress: bool = True):
     """Pre-train one encoder + linear head per model; returns ``(maps, final_loss)``.
 
     ``maps``: (B, 2, width, d) - the partial maps W_1 and W_2 W_1 of each model."""
@@ -52,7 +53,8 @@ def train_two_layer(cfg, phis, ps, *, weight_decay: float = 0.0, init_scale: flo
     init_scale = init_scale or cfg.init_scale
     gd = population_gd(m, s, 2, cfg.width, init_scale=init_scale,
                        lr=stable_lr(m, s, cfg.lr, init_scale), steps=steps or cfg.steps,
-                       weight_decay=weight_decay, seed=seed, n_records=2, desc=desc)
+                       weight_decay=weight_decay, seed=seed, n_records=2, desc=desc,
+                       progress=progress)
     W1, W2 = gd.layers
     return np.stack([W1, W2 @ W1], axis=1), gd.loss[-1]
 
@@ -98,12 +100,13 @@ def _simulated_r2(cfg, maps, phis, rng, n=None, ridge=None) -> list[list[float]]
             for layer_maps, phi in zip(maps, phis)]
 
 
-def _sweep(cfg, targets, rng, seed, desc, weight_decay=0.0, init_scale=None, steps=None):
+def _sweep(cfg, targets, rng, seed, desc, weight_decay=0.0, init_scale=None, steps=None,
+           progress=True):
     """Train one model per (target_phi, target_p) pair and probe it: (B, 3) R^2."""
     models = [feature_model(cfg, f, p) for f, p in targets]
     phis, ps = [m[0] for m in models], [m[1] for m in models]
     maps, loss = train_two_layer(cfg, phis, ps, weight_decay=weight_decay, init_scale=init_scale,
-                                 steps=steps, seed=seed, desc=desc)
+                                 steps=steps, seed=seed, desc=desc, progress=progress)
     return _simulated_r2(cfg, maps, phis, rng), maps, phis, loss
 
 
@@ -114,7 +117,7 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
 
     # (a) augmentation disrupts the target: sweep its drop probability
     sim, maps_a, phis_a, loss_a = _sweep(cfg, [(cfg.target_phi, p) for p in cfg.sweep_p], rng,
-                                         seed, "(a) drop probability")
+                                         seed, "(a) drop probability", progress=progress)
     fine_p = np.linspace(0, max(cfg.sweep_p), cfg.theory_points)
     out["a"] = {"x": list(cfg.sweep_p), "sim": sim, "x_theory": fine_p,
                 "theory": [theory_r2(cfg, cfg.target_phi, p) for p in fine_p],
@@ -122,7 +125,7 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
 
     # (b) the target is much weaker or stronger than the others: sweep its strength
     sim, _, _, loss_b = _sweep(cfg, [(f, cfg.p_others) for f in cfg.sweep_phi], rng, seed + 1,
-                               "(b) feature strength")
+                               "(b) feature strength", progress=progress)
     fine_phi = np.geomspace(min(cfg.sweep_phi), max(cfg.sweep_phi), cfg.theory_points)
     out["b"] = {"x": list(cfg.sweep_phi), "sim": sim, "x_theory": fine_phi,
                 "theory": [theory_r2(cfg, f, cfg.p_others) for f in fine_phi],
@@ -136,7 +139,7 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
         sim, _, _, loss = _sweep(cfg, [(cfg.target_phi, cfg.wd_target_p)], rng, seed + 2, "",
                                  weight_decay=wd,
                                  init_scale=cfg.wd_init_scale if wd > 0 else cfg.init_scale,
-                                 steps=cfg.wd_steps)
+                                 steps=cfg.wd_steps, progress=False)
         sims.append(sim[0])
         losses.append(float(loss[0]))
     fine_wd = np.linspace(0, max(cfg.sweep_wd), cfg.theory_points)
@@ -159,7 +162,8 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
 
     # summary: pre minus post over (drop probability, strength)
     grid = [(f, p) for f in cfg.grid_phi for p in cfg.grid_p]
-    sim, _, _, loss_g = _sweep(cfg, grid, rng, seed + 3, "(grid) strength x drop probability")
+    sim, _, _, loss_g = _sweep(cfg, grid, rng, seed + 3, "(grid) strength x drop probability",
+                               progress=progress)
     sim = np.array(sim).reshape(len(cfg.grid_phi), len(cfg.grid_p), 3)
     fp = np.linspace(0, max(cfg.grid_p), cfg.theory_points)
     ff = np.geomspace(min(cfg.grid_phi), max(cfg.grid_phi), cfg.theory_points)
