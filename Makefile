@@ -8,13 +8,15 @@ SMOKE  := _smoke
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/_static/mathjax/tex-mml-chtml.js
 
-.PHONY: help setup book test unit notebooks smoke-book rendered student stamp clean
+.PHONY: help setup book test unit notebooks smoke-book rendered student stamp clean bench full
 
 help:
 	@echo "make book     build the HTML book, executing every chapter in the default profile"
 	@echo "make test     unit tests + every notebook (smoke profile, nbmake) + strict book build"
 	@echo "make student  write the student edition (no solutions) to student/"
 	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py"
+	@echo "make bench    time the SimCLR training step: baseline vs the book's pipeline (GPU; --smoke on CPU)"
+	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU)"
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -66,6 +68,15 @@ rendered: setup
 
 student: setup
 	$(PY) scripts/make_student.py --out student
+
+# Speed of the training pipeline (helpers/bench.py); without CUDA a smoke-sized run.
+bench: setup
+	if $(PY) -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then \
+		$(PY) -m helpers.bench; else $(PY) -m helpers.bench --smoke; fi
+
+# Every chapter's paper-size result (helpers/run.py); skips what is computed, resumes.
+full: setup
+	$(PY) -m helpers.run all --profile paper
 
 stamp: setup
 	$(PY) scripts/stamp_notebooks.py

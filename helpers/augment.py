@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "CropParams", "JitterParams", "SimCLRAugment",
+    "CropParams", "JitterParams", "ViewParams", "SimCLRAugment",
     "sample_crop_params", "apply_crop", "random_resized_crop",
     "sample_flip_params", "apply_flip", "random_flip",
     "sample_jitter_params", "apply_jitter", "color_jitter",
@@ -406,6 +406,15 @@ def random_grayscale(x: torch.Tensor, p: float = 0.2, *,
 # ---------------------------------------------------------------------------- pipeline
 
 
+class ViewParams(NamedTuple):
+    """All random choices of one SimCLR view: ``crop``, ``flip (batch,)``, ``jitter``, ``gray (batch,)``."""
+
+    crop: CropParams
+    flip: torch.Tensor
+    jitter: JitterParams
+    gray: torch.Tensor
+
+
 class SimCLRAugment(torch.nn.Module):
     """SimCLR's augmentation (Chen et al. 2020, App. A): crop -> flip -> jitter -> grayscale.
 
@@ -442,16 +451,36 @@ class SimCLRAugment(torch.nn.Module):
             TypeError/ValueError: not a ``(batch, 3, H, W)`` float/uint8 tensor.
         """
         _check_images(x, allow_uint8=True)
+        params = self.sample_params(x.shape[0], x.shape[2], x.shape[3], generator=generator,
+                                    device=x.device)
+        return self.apply_params(x, params)
+
+    def sample_params(self, batch: int, height: int, width: int, *,
+                      generator: torch.Generator | None = None,
+                      device: torch.device | str | None = None) -> ViewParams:
+        """Every random choice of one view of ``batch`` images of ``height x width``.
+
+        Drawn in the order crop, flip, jitter, grayscale (the order ``forward`` has always
+        used, so a seed gives the same views as before); ``tests/test_pipeline.py`` checks
+        these against torchvision's parameter distributions.
+        """
+        return ViewParams(
+            sample_crop_params(batch, height, width, self.scale, self.ratio,
+                               generator=generator, device=device),
+            sample_flip_params(batch, self.p_flip, generator=generator, device=device),
+            sample_jitter_params(batch, *self.jitter, p=self.p_jitter, generator=generator,
+                                 device=device),
+            sample_grayscale_params(batch, self.p_gray, generator=generator, device=device))
+
+    def apply_params(self, x: torch.Tensor, params: ViewParams) -> torch.Tensor:
+        """``(batch, 3, H, W)`` float in [0, 1] or uint8 -> ``(batch, 3, size, size)``."""
+        _check_images(x, allow_uint8=True)
         if x.dtype == torch.uint8:
             x = x.float() / 255
-        b, dev = x.shape[0], x.device
-        x = apply_crop(x, sample_crop_params(b, x.shape[2], x.shape[3], self.scale, self.ratio,
-                                             generator=generator, device=dev), self.size)
-        x = apply_flip(x, sample_flip_params(b, self.p_flip, generator=generator, device=dev))
-        x = apply_jitter(x, sample_jitter_params(b, *self.jitter, p=self.p_jitter,
-                                                 generator=generator, device=dev))
-        return apply_grayscale(x, sample_grayscale_params(b, self.p_gray, generator=generator,
-                                                          device=dev))
+        x = apply_crop(x, params.crop, self.size)
+        x = apply_flip(x, params.flip)
+        x = apply_jitter(x, params.jitter)
+        return apply_grayscale(x, params.gray)
 
     def two_views(self, x: torch.Tensor, generator: torch.Generator | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:

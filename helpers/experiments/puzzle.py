@@ -8,6 +8,8 @@ so the chapter can show what pre-training added.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from helpers.augment import SimCLRAugment
@@ -57,8 +59,12 @@ def layer_features(encoder, head, images: torch.Tensor, device) -> dict[str, tor
     return extract_features(all_layers, images, device=device)
 
 
-def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
-    """Pre-train ``cfg.n_seeds`` models and probe every layer. Returns JSON-able numbers."""
+def run(cfg, seed: int, device=None, progress: bool = True, checkpoint_dir=None) -> dict:
+    """Pre-train ``cfg.n_seeds`` models and probe every layer. Returns JSON-able numbers.
+
+    ``checkpoint_dir``: if given, each seed's training checkpoints there every epoch and an
+    interrupted run resumes (``python -m helpers.run`` passes one; the numbers are the same).
+    """
     device = get_device(device)
     train, test = load_data(cfg, seed)
     per_seed, losses = [], []
@@ -71,7 +77,9 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
         hist = train_simclr(encoder, head, train.images, augment, epochs=cfg.epochs,
                             batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                             temperature=cfg.temperature, seed=seed + k, device=device,
-                            desc=f"SimCLR seed {seed + k}", progress=progress)
+                            desc=f"SimCLR seed {seed + k}", progress=progress,
+                            checkpoint=(Path(checkpoint_dir) / f"seed{seed + k}.pt"
+                                        if checkpoint_dir else None))
         losses.append(hist["loss"])
         per_seed.append(_probe(cfg, encoder, head, train, test, device))
     return {
