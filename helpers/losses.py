@@ -80,6 +80,38 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
 info_nce = nt_xent
 
 
+def batched_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature) -> torch.Tensor:
+    """NT-Xent of B independent models at once (Chapters 4 and 5 train grids of small models as one): entry b is ``losses.nt_xent(z1[b], z2[b], tau_b)``.
+
+    Args:
+        z1, z2: (B, N, p) projections of the two views, N >= 2.
+        temperature: a number > 0 or a (B,) tensor of them (one per model).
+
+    Returns:
+        (B,) per-model losses, each the mean over that model's 2N anchors.
+
+    Raises:
+        TypeError: z1 / z2 not floating-point tensors. ValueError: shapes differ or are not
+        3-D, N < 2, or a temperature that is not > 0.
+    """
+    if not all(isinstance(z, torch.Tensor) and z.is_floating_point() for z in (z1, z2)):
+        raise TypeError("z1 and z2 must be floating-point torch tensors (B, N, p)")
+    if z1.ndim != 3 or z1.shape != z2.shape or z1.shape[1] < 2:
+        raise ValueError(f"z1 and z2 must both be (B, N, p) with N >= 2, got {tuple(z1.shape)} "
+                         f"and {tuple(z2.shape)}")
+    B, N, _ = z1.shape
+    tau = torch.as_tensor(temperature, dtype=z1.dtype, device=z1.device).expand(B)
+    if not (torch.isfinite(tau) & (tau > 0)).all():
+        raise ValueError(f"every temperature must be finite and > 0, got {temperature!r}")
+    z = F.normalize(torch.cat([z1, z2], dim=1), dim=-1)  # (B, 2N, p)
+    logits = z @ z.transpose(1, 2) / tau[:, None, None]  # (B, 2N, 2N)
+    self_mask = torch.eye(2 * N, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    partner = torch.arange(2 * N, device=z.device).roll(N).repeat(B)  # j(i) = i + N mod 2N
+    per_anchor = F.cross_entropy(logits.reshape(B * 2 * N, 2 * N), partner, reduction="none")
+    return per_anchor.reshape(B, 2 * N).mean(dim=1)
+
+
 def supcon(features: torch.Tensor, labels: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
     r"""Supervised contrastive loss, the :math:`L^{sup}_{out}` form (Khosla et al. 2020, eq. 2).
 

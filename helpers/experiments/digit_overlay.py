@@ -1,0 +1,306 @@
+"""Chapter 5, Part III "digits on images": features that only the layers below the head keep.
+
+The book's MNIST-on-CIFAR-10 (Xue et al. 2024, Sec. 4): a digit of strength ``s`` (opacity) is
+blended over every image, so each image has two labels, its class and its digit (drawn
+independently). SimCLR pre-trains a ResNet-18 + 2-layer MLP head with the augmentation
+DropDigit, which removes the digit from a view with probability ``p_drop``: the loss is told
+that the digit does not matter. Then linear probes at every layer (``LAYERS``, as in Chapter 1)
+read out the class and the digit from images that carry their digit at strength ``s``.
+
+Expected (SCIENCE.md, Part III): the digit is recovered far better before the head than after
+it, more so as ``p_drop`` grows, and the effect depends on ``s``. :func:`summarize` states what
+a run shows, computed from its numbers.
+
+Data: ``cfg.data`` base images (``'shapes'`` offline, ``'cifar10'`` in gpu/paper) and
+``cfg.digits`` masks (``'sklearn'`` 8x8 digits upscaled, offline; ``'mnist'`` in gpu/paper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from helpers.data.digits import base_digit_indices
+from helpers.data.overlay import DropDigit, composite, digit_masks, with_mask_channel
+from helpers.data.registry import load_image_set, split_seed
+from helpers.experiments.puzzle import LAYERS, build_model, layer_features, make_augment
+from helpers.probes import probe_layers
+from helpers.runtime import get_device, seed_everything
+from helpers.train import train_simclr
+
+__all__ = ["LAYERS", "ENCODER_OUTPUT", "DigitImages", "SideBySideDropDigit", "load_data", "run",
+           "summarize", "plot_layers", "plot_heatmaps", "example_images"]
+
+ENCODER_OUTPUT = LAYERS.index("stage4")  # h, the layer SimCLR keeps
+HEAD_OUTPUT = LAYERS.index("head output z")  # z, the layer the loss sees
+DIGITS = ("sklearn", "mnist")
+
+
+@dataclass
+class DigitImages:
+    """One split: ``packed (n, 4, S, S) uint8`` (RGB + digit mask, see
+    :func:`helpers.data.overlay.with_mask_channel`), ``labels (n,)`` image classes, ``digits
+    (n,)`` the overlaid digit (0..9, independent of the class), ``n_classes``, ``source``."""
+
+    packed: torch.Tensor
+    labels: torch.Tensor
+    digits: torch.Tensor
+    n_classes: int
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def with_digit(self, strength: float) -> torch.Tensor:
+        """(n, 3, S, S) uint8: the images with their digit at ``strength`` (what a probe sees)."""
+        return composite(self.packed, strength)
+
+
+def _check_config(cfg) -> None:
+    if cfg.digits not in DIGITS:
+        raise ValueError(f"cfg.digits must be one of {DIGITS}, got {cfg.digits!r}")
+    if cfg.data.startswith("cifar") and cfg.size != 32:
+        raise ValueError(f"CIFAR images are 32x32; set size=32 (got {cfg.size})")
+    for name, values in (("strengths", cfg.strengths), ("p_drops", cfg.p_drops)):
+        if len(values) == 0 or any(not 0.0 <= float(v) <= 1.0 for v in values):
+            raise ValueError(f"cfg.{name} must be a non-empty tuple of values in [0, 1]; got {values}")
+    if cfg.n_seeds < 1:
+        raise ValueError(f"cfg.n_seeds must be >= 1, got {cfg.n_seeds}")
+
+
+def _load_split(cfg, split: str, n: int, seed: int) -> DigitImages:
+    download = cfg.data.startswith("cifar")
+    kw = {} if download else {"size": cfg.size}
+    base = load_image_set(cfg.data, split, n, seed, download=download, **kw)
+    mask_seed = split_seed(seed + 7919, split)  # digits independent of the base images' stream
+    size = base.images.shape[-1]
+    if cfg.digits == "mnist":
+        from helpers.data.mnist import mnist_digit_masks
+        masks, digits = mnist_digit_masks(n, mask_seed, size=size, split=split,
+                                          download=download)
+        digit_source = "MNIST"
+    else:  # train and test digits come from disjoint scikit-learn originals
+        masks, digits = digit_masks(n, mask_seed, size=size, base_indices=base_digit_indices(split))
+        digit_source = "scikit-learn 8x8 digits (upscaled)"
+    return DigitImages(with_mask_channel(base.images, masks), base.labels, digits,
+                       base.num_classes, f"{base.source} + {digit_source}")
+
+
+def load_data(cfg, seed: int) -> tuple[DigitImages, DigitImages]:
+    """(train, test) :class:`DigitImages` of the config's sources. Real data (CIFAR-10, MNIST) is
+    downloaded only when the base images are CIFAR (the gpu/paper profiles).
+
+    Raises:
+        ValueError: a bad config; FileNotFoundError: real data missing (see the message).
+    """
+    _check_config(cfg)
+    return _load_split(cfg, "train", cfg.n_train, seed), _load_split(cfg, "test", cfg.n_test, seed + 1)
+
+
+class SideBySideDropDigit(DropDigit):
+    """DropDigit for ``train_simclr``, which takes ``(n, 3, H, W')`` images and hands its augment
+    float batches in [0, 1]. Each packed image is laid out side by side (:meth:`layout`): RGB in
+    the left half, the digit mask (on all 3 channels) in the right half, ``(n, 3, H, 2W)``. A
+    view equals ``DropDigit.view`` of the packed image (same random draws, same uint8 rounding).
+    """
+
+    @staticmethod
+    def layout(packed: torch.Tensor) -> torch.Tensor:
+        """(n, 4, H, W) packed uint8 -> (n, 3, H, 2W) uint8."""
+        return torch.cat([packed[:, :3], packed[:, 3:].expand(-1, 3, -1, -1)], dim=-1)
+
+    def view(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = x.float() if x.dtype == torch.uint8 else (x * 255).round()  # exact 0..255 values
+        w = x.shape[-1] // 2
+        rgb, mask = x[..., :w], x[:, :1, :, w:] / 255  # (B, 3, H, W) in 0..255, (B, 1, H, W)
+        keep = torch.rand(len(x), generator=generator, device=x.device) >= self.p_drop
+        alpha = (self.strength * keep.float()).reshape(-1, 1, 1, 1) * mask
+        # overlay()'s arithmetic, in its order, so the rounding matches it exactly
+        blended = (rgb * (1 - alpha) + 255.0 * alpha).round().clamp(0, 255) / 255
+        return self.base(blended, generator=generator)
+
+
+def _probe(cfg, encoder, head, train: DigitImages, test: DigitImages, strength, device):
+    """{'class': {layer: acc}, 'digit': {layer: acc}} on images carrying their digit at s."""
+    tr = layer_features(encoder, head, train.with_digit(strength), device)
+    te = layer_features(encoder, head, test.with_digit(strength), device)
+    return {"class": probe_layers(tr, train.labels, te, test.labels, method=cfg.probe,
+                                  n_classes=train.n_classes),
+            "digit": probe_layers(tr, train.digits, te, test.digits, method=cfg.probe,
+                                  n_classes=10)}
+
+
+def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
+    """The sweep: for each strength s, each p_drop and ``cfg.n_seeds`` seeds, SimCLR with
+    DropDigit, then class and digit probes at every layer; the untrained network once per s.
+    Returns JSON-able lists (shapes in the keys' comments)."""
+    device = get_device(device)
+    train, test = load_data(cfg, seed)
+    S, P, R, L = len(cfg.strengths), len(cfg.p_drops), cfg.n_seeds, len(LAYERS)
+    acc = {t: np.zeros((S, P, R, L)) for t in ("class", "digit")}
+    floor = {t: np.zeros((S, L)) for t in ("class", "digit")}
+    losses = [[[None] * R for _ in range(P)] for _ in range(S)]
+    images = SideBySideDropDigit.layout(train.packed)  # (n, 3, S, 2S): what train_simclr sees
+    bar = tqdm(total=S * (P * R + 1), desc="digits on images: s x p_drop x seed",
+               disable=not progress)
+    for i, s in enumerate(cfg.strengths):
+        seed_everything(seed)  # the untrained floor: seed k=0's initialisation
+        encoder, head = build_model(cfg)
+        untrained = _probe(cfg, encoder, head, train, test, s, device)
+        for t in floor:
+            floor[t][i] = [untrained[t][layer] for layer in LAYERS]
+        bar.update()
+        for j, p in enumerate(cfg.p_drops):
+            for k in range(R):
+                seed_everything(seed + k)
+                encoder, head = build_model(cfg)
+                augment = SideBySideDropDigit(make_augment(cfg, size=train.packed.shape[-1]), s, p)
+                hist = train_simclr(encoder, head, images, augment, epochs=cfg.epochs,
+                                    batch_size=cfg.batch_size, lr=cfg.lr,
+                                    weight_decay=cfg.weight_decay, temperature=cfg.temperature,
+                                    seed=seed + k, device=device, progress=False)
+                losses[i][j][k] = hist["loss"]
+                result = _probe(cfg, encoder, head, train, test, s, device)
+                for t in acc:
+                    acc[t][i, j, k] = [result[t][layer] for layer in LAYERS]
+                bar.update()
+                bar.set_postfix(s=s, p_drop=p, digit_h=f"{result['digit']['stage4']:.2f}",
+                                digit_z=f"{result['digit']['head output z']:.2f}")
+    bar.close()
+    return {
+        "layers": list(LAYERS), "strengths": list(cfg.strengths), "p_drops": list(cfg.p_drops),
+        "acc_class": acc["class"].tolist(),  # (n_strengths, n_p_drops, n_seeds, n_layers)
+        "acc_digit": acc["digit"].tolist(),  # (n_strengths, n_p_drops, n_seeds, n_layers)
+        "untrained_class": floor["class"].tolist(),  # (n_strengths, n_layers)
+        "untrained_digit": floor["digit"].tolist(),  # (n_strengths, n_layers)
+        "loss": losses,  # (n_strengths, n_p_drops, n_seeds, epochs)
+        "chance_class": 1.0 / train.n_classes, "chance_digit": 0.1,
+        "data_description": train.source,
+        "network": (f"ResNet-18 (CIFAR stem, width {cfg.width}) + MLP head "
+                    f"{8 * cfg.width}-{cfg.head_hidden}-{cfg.head_out}"),
+        "n_train": len(train), "n_test": len(test), "probe": cfg.probe,
+    }
+
+
+def summarize(payload: dict) -> str:
+    """The verdict per strength, computed: digit accuracy at h and z as p_drop grows, h - z,
+    and whether the expected pattern holds (h > z at every p_drop, and a larger h - z gap at the
+    largest p_drop than at the smallest)."""
+    digit = np.asarray(payload["acc_digit"]).mean(axis=2)  # (S, P, L), mean over seeds
+    cls = np.asarray(payload["acc_class"]).mean(axis=2)
+    floor = np.asarray(payload["untrained_digit"])  # (S, L)
+    ps, h, z = payload["p_drops"], ENCODER_OUTPUT, HEAD_OUTPUT
+    lines, holds, gaps_at_max = [], 0, []
+    for i, s in enumerate(payload["strengths"]):
+        gap = 100 * (digit[i, :, h] - digit[i, :, z])  # (P,)
+        cells = ", ".join(f"p_drop {p:g}: h {100 * digit[i, j, h]:.1f} / z {100 * digit[i, j, z]:.1f}"
+                          f" ({gap[j]:+.1f})" for j, p in enumerate(ps))
+        lines.append(f"s = {s:g}: digit accuracy (%) {cells}")
+        above = bool(np.all(gap > 0))
+        grows = bool(len(ps) > 1 and gap[int(np.argmax(ps))] > gap[int(np.argmin(ps))])
+        holds += above and grows
+        gaps_at_max.append(gap[int(np.argmax(ps))])
+        lines.append(f"  h beats z at every p_drop: {'yes' if above else 'no'}; "
+                     f"gap at p_drop {max(ps):g} larger than at {min(ps):g}: "
+                     f"{'yes' if grows else 'no'}; class (mean over p_drop): "
+                     f"h {100 * cls[i, :, h].mean():.1f} %, z {100 * cls[i, :, z].mean():.1f} %; "
+                     f"untrained network's digit at h {100 * floor[i, h]:.1f} %")
+    k = int(np.argmax(gaps_at_max))
+    lines.append(f"expected pattern holds at {holds} of {len(payload['strengths'])} strength(s); "
+                 f"largest h - z digit gap at p_drop {max(ps):g}: {gaps_at_max[k]:+.1f} points "
+                 f"(s = {payload['strengths'][k]:g}); chance: digit "
+                 f"{100 * payload['chance_digit']:.0f} %, class {100 * payload['chance_class']:.0f} %")
+    return "\n".join(lines)
+
+
+def plot_layers(payload: dict, provenance: dict):
+    """One panel per s: digit accuracy (solid) and class accuracy (dashed) by layer, one colour
+    per p_drop, mean and min-max band over seeds; dotted lines mark chance."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    layers, strengths, ps = payload["layers"], payload["strengths"], payload["p_drops"]
+    x = np.arange(len(layers))
+    fig, axes = plt.subplots(1, len(strengths), figsize=(3.6 * len(strengths) + 0.6, 3.8),
+                             sharey=True, squeeze=False)
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ps)))
+    for i, (s, ax) in enumerate(zip(strengths, axes[0])):
+        for task, style in (("digit", "-"), ("class", "--")):
+            runs = 100 * np.asarray(payload[f"acc_{task}"])[i]  # (P, R, L)
+            for j, p in enumerate(ps):
+                ax.plot(x, runs[j].mean(0), style, marker="o", ms=3, color=colours[j],
+                        label=f"p_drop {p:g}" if task == "digit" else None)
+                if runs.shape[1] > 1:
+                    ax.fill_between(x, runs[j].min(0), runs[j].max(0), color=colours[j], alpha=0.15, lw=0)
+            ax.axhline(100 * payload[f"chance_{task}"], ls=":", color="0.5", lw=1)
+        ax.axvline(ENCODER_OUTPUT, color="0.75", lw=6, alpha=0.35, zorder=0)
+        ax.set_xticks(x, layers, rotation=30, ha="right")
+        ax.set_title(f"digit strength s = {s:g}")
+    axes[0, 0].set_ylabel("linear-probe test accuracy (%)")
+    axes[0, -1].plot([], [], "k-", label="digit (solid)")
+    axes[0, -1].plot([], [], "k--", label="class (dashed)")
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.tight_layout()  # the rotated layer names inside the figure, above the caption
+    n_seeds = np.asarray(payload["acc_digit"]).shape[2]
+    plots.add_caption(fig, plots.provenance_caption(
+        provenance, f"{payload['data_description']}; {payload['network']}; {n_seeds} seed(s)"
+                    f"{', band = min-max' if n_seeds > 1 else ''}; grey bar = h (encoder output)"))
+    return fig
+
+
+def plot_heatmaps(payload: dict, provenance: dict):
+    """Digit accuracy over (p_drop x s) at h (stage4), at z, and h - z, every cell annotated."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    digit = 100 * np.asarray(payload["acc_digit"]).mean(axis=2)  # (S, P, L)
+    maps = {"digit accuracy at h (stage4), %": digit[:, :, ENCODER_OUTPUT].T,
+            "digit accuracy at z (head output), %": digit[:, :, HEAD_OUTPUT].T}
+    maps["h - z (points)"] = maps["digit accuracy at h (stage4), %"] - maps["digit accuracy at z (head output), %"]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for k, (ax, (title, grid)) in enumerate(zip(axes, maps.items())):
+        if k < 2:
+            im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        else:
+            lim = max(1.0, float(np.abs(grid).max()))
+            im = ax.imshow(grid, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        for (r, c), v in np.ndenumerate(grid):
+            ax.text(c, r, f"{v:.0f}", ha="center", va="center", fontsize=8,
+                    color="white" if k < 2 and v < 60 else "black")
+        ax.set_xticks(range(len(payload["strengths"])), [f"{s:g}" for s in payload["strengths"]])
+        ax.set_yticks(range(len(payload["p_drops"])), [f"{p:g}" for p in payload["p_drops"]])
+        ax.set_xlabel("digit strength s")
+        ax.set_title(title, fontsize=9)
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    axes[0].set_ylabel("p_drop (DropDigit)")
+    plots.add_caption(fig, plots.provenance_caption(
+        provenance, f"{payload['data_description']}; {payload['network']}; mean over "
+                    f"{np.asarray(payload['acc_digit']).shape[2]} seed(s); chance 10 %"))
+    fig.tight_layout()
+    return fig
+
+
+def example_images(cfg, seed: int, n: int = 6, p_drop: float = 0.5):
+    """A few training images with their digit at each strength in ``cfg.strengths``, then a row
+    of DropDigit views (strongest s, ``p_drop``) labelled kept / dropped."""
+    from helpers import plots
+
+    _check_config(cfg)
+    data = _load_split(cfg, "train", n, seed)
+    rows = {f"s = {s:g}": data.with_digit(s) for s in cfg.strengths}
+    s_max = max(cfg.strengths)
+    augment = DropDigit(make_augment(cfg, size=data.packed.shape[-1]), s_max, p_drop)
+    keep = torch.rand(n, generator=torch.Generator().manual_seed(seed)) >= p_drop  # view()'s draw
+    rows[f"view, p_drop {p_drop:g}"] = augment.view(data.packed, torch.Generator().manual_seed(seed))
+    titles = [f"class {int(c)}\ndigit {int(d)}" for c, d in zip(data.labels, data.digits)]
+    fig = plots.show_image_rows(rows, titles, caption=f"data: {data.source}; top rows: the digit "
+                                f"at each strength; bottom: SimCLR views with DropDigit (s = {s_max:g})")
+    for ax, kept in zip(fig.axes[-n:], keep):
+        ax.set_xlabel("kept" if kept else "dropped", fontsize=8)
+    return fig
