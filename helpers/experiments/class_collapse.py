@@ -1,0 +1,255 @@
+"""Chapter 6, "Class collapse": train on coarse labels, probe fine and coarse labels at every layer.
+
+Stable entry point (Part V's fixed reweighting head reuses it)::
+
+    train, test = class_collapse.load_data(cfg, seed)
+    out = class_collapse.train_and_probe("supcon", "mlp", train, test, cfg, seed)
+    out["layers"], out["fine"], out["coarse"]   # names, accuracies in [0, 1], bottom to top
+
+``loss`` in {'ce', 'supcon', 'simclr'}; ``head`` is 'none', 'mlp' (2-layer MLP, BN + ReLU) or
+any module with ``in_dim`` and ``forward_layers(h) -> [layer outputs]`` (e.g.
+:class:`helpers.heads.FixedReweightingHead`). Training uses the **coarse** labels only
+(``train.extra['coarse']``; SimCLR uses none); the probes are fit on the training images
+without augmentation and scored on the test images.
+
+Which layer is which (ResNet-18 with the CIFAR stem, :class:`helpers.models.ResNet18`):
+
+* ``stage1`` .. ``stage3``: globally average-pooled outputs of the first three residual stages;
+* ``h (stage4)``: the encoder output, the **pre-projection** representation;
+* ``head hidden``: after the head's first Linear + BatchNorm + ReLU;
+* ``z (head output)``: the head's output, the **post-projection** representation. SupCon and
+  SimCLR apply their loss to z; for cross-entropy a linear classifier maps z to the coarse
+  logits (the classifier itself is not probed). With ``head='none'``, z = h and the loss (or
+  classifier) acts on h directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers.data.hierarchy import coarse_names, load_hierarchy
+from helpers.experiments.puzzle import make_augment
+from helpers.heads import IdentityHead, MLPHead
+from helpers.models import ResNet18
+from helpers.probes import extract_features, probe_layers
+from helpers.runtime import get_device, seed_everything
+from helpers.train import train_simclr
+from helpers.train_supervised import train_supervised
+
+STAGES = ("stage1", "stage2", "stage3", "h (stage4)")
+MLP_LAYERS = ("head hidden", "z (head output)")
+LAYERS = STAGES + MLP_LAYERS  # every layer of a model with the MLP head, bottom to top
+PRE = STAGES.index("h (stage4)")  # index of the pre-projection layer
+LOSSES = ("ce", "supcon", "simclr")
+METHOD_NAMES = {"ce/mlp": "cross-entropy + MLP head", "ce/none": "cross-entropy, no head",
+                "supcon/mlp": "SupCon + MLP head", "supcon/none": "SupCon, no head",
+                "simclr/mlp": "SimCLR + MLP head (no labels)"}
+
+
+def load_data(cfg, seed: int):
+    """(train, test) of the config's hierarchy; real data downloads only for CIFAR sources."""
+    download = cfg.data.startswith("cifar")
+    size = {} if cfg.data.startswith("cifar") else {"size": cfg.image_size}
+    train = load_hierarchy(cfg.data, "train", cfg.n_train, seed, download=download, **size)
+    test = load_hierarchy(cfg.data, "test", cfg.n_test, seed + 1, download=download, **size)
+    return train, test
+
+
+def build_head(head, in_dim: int, cfg) -> tuple[nn.Module, list[str]]:
+    """(head module, names of its layers). 'none' -> identity (no layers of its own).
+
+    Raises:
+        ValueError: an unknown head name, or a module without ``forward_layers``/``in_dim``.
+    """
+    if head == "none":
+        return IdentityHead(in_dim), []
+    if head == "mlp":
+        return MLPHead(in_dim, cfg.head_hidden, cfg.head_out), list(MLP_LAYERS)
+    if isinstance(head, nn.Module) and hasattr(head, "forward_layers"):
+        if getattr(head, "in_dim", in_dim) != in_dim:
+            raise ValueError(f"the head takes {head.in_dim}-dim inputs but the encoder gives "
+                             f"{in_dim}")
+        with torch.no_grad():
+            k = len(head.eval().forward_layers(torch.zeros(2, in_dim)))
+        names = [f"head layer {i}" for i in range(1, k)] + ["z (head output)"]
+        return head, names
+    raise ValueError(f"head must be 'none', 'mlp' or a module with forward_layers(h), got {head!r}")
+
+
+def layer_features(encoder, head, head_layers, images, device) -> dict[str, torch.Tensor]:
+    """{layer name: (n, dim)} for every layer of encoder + head, no augmentation."""
+
+    def all_layers(x):
+        stages = encoder.forward_features(x.float().div(255))
+        out = dict(zip(STAGES, stages.values()))
+        if head_layers:
+            out.update(zip(head_layers, head.forward_layers(stages["stage4"])))
+        return out
+
+    encoder.to(device).eval()
+    head.to(device).eval()
+    return extract_features(all_layers, images, device=device)
+
+
+def train_and_probe(loss: str, head, train, test, cfg, seed: int, device=None,
+                    progress: bool = True) -> dict:
+    """Train one model with ``loss`` and ``head`` on the coarse labels, probe every layer.
+
+    Args:
+        loss: 'ce', 'supcon' or 'simclr'. head: 'none', 'mlp' or a head module (see module doc).
+        train, test: ImageSets with fine ``labels`` and ``extra['coarse']`` (:func:`load_data`).
+        cfg: a :class:`helpers.profiles.ClassCollapseConfig` (sizes, optimiser, probe).
+
+    Returns:
+        {"layers": names bottom to top, "fine": [acc per layer], "coarse": [acc per layer],
+         "loss": [mean loss per epoch]}; accuracies in [0, 1].
+
+    Raises:
+        ValueError: unknown loss or head, or data without coarse labels.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
+    for split in (train, test):
+        if "coarse" not in split.extra:
+            raise ValueError("train and test need extra['coarse'] (load them with load_data)")
+    device = get_device(device)
+    seed_everything(seed)
+    encoder = ResNet18(width=cfg.width)
+    head_module, head_layers = build_head(head, encoder.out_dim, cfg)
+    augment = make_augment(cfg, size=train.images.shape[-1])
+    coarse = train.extra["coarse"]
+    n_coarse = int(max(coarse.max(), test.extra["coarse"].max())) + 1
+    desc = f"{loss}/{head if isinstance(head, str) else type(head).__name__} seed {seed}"
+    if loss == "simclr":
+        hist = train_simclr(encoder, head_module, train.images, augment, epochs=cfg.epochs,
+                            batch_size=cfg.batch_size, lr=cfg.simclr_lr,
+                            weight_decay=cfg.simclr_weight_decay, temperature=cfg.temperature,
+                            seed=seed, device=device, desc=desc, progress=progress)
+    else:
+        classifier = nn.Linear(head_module.out_dim, n_coarse) if loss == "ce" else None
+        hist = train_supervised(encoder, head_module, train.images, coarse, augment, loss=loss,
+                                epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                                weight_decay=cfg.weight_decay, optimizer=cfg.optimizer,
+                                temperature=cfg.temperature, classifier=classifier, seed=seed,
+                                device=device, desc=desc, progress=progress)
+    probes = probe_model(encoder, head_module, head_layers, train, test, cfg, device)
+    return {**probes, "loss": hist["loss"]}
+
+
+def probe_model(encoder, head, head_layers, train, test, cfg, device) -> dict:
+    """{"layers", "fine", "coarse"}: linear-probe test accuracy of both label sets per layer."""
+    tr = layer_features(encoder, head, head_layers, train.images, device)
+    te = layer_features(encoder, head, head_layers, test.images, device)
+    n_coarse = int(max(train.extra["coarse"].max(), test.extra["coarse"].max())) + 1
+    fine = probe_layers(tr, train.labels, te, test.labels, method=cfg.probe,
+                        n_classes=train.num_classes)
+    coarse = probe_layers(tr, train.extra["coarse"], te, test.extra["coarse"], method=cfg.probe,
+                          n_classes=n_coarse)
+    return {"layers": list(tr), "fine": list(fine.values()), "coarse": list(coarse.values())}
+
+
+def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
+    """Every method of ``cfg.methods`` ('loss/head') x ``cfg.n_seeds`` seeds, plus an untrained
+    network. JSON-able; accuracies are {method: (n_seeds, n_layers of that method)}."""
+    from tqdm.auto import tqdm
+
+    device = get_device(device)
+    train, test = load_data(cfg, seed)
+    seed_everything(seed)
+    untrained_head, names = build_head("mlp", ResNet18(width=cfg.width).out_dim, cfg)
+    seed_everything(seed)
+    untrained = probe_model(ResNet18(width=cfg.width), untrained_head, names, train, test, cfg,
+                            device)
+    out = {"layers": list(LAYERS), "methods": list(cfg.methods), "fine": {}, "coarse": {},
+           "loss": {}, "untrained": {"fine": untrained["fine"], "coarse": untrained["coarse"]}}
+    jobs = [(m, k) for m in cfg.methods for k in range(cfg.n_seeds)]
+    for method, k in tqdm(jobs, desc="models", disable=not progress):
+        loss, head = method.split("/")
+        res = train_and_probe(loss, head, train, test, cfg, seed + k, device, progress)
+        for key in ("fine", "coarse", "loss"):
+            out[key].setdefault(method, []).append(res[key])
+    n_coarse = len(coarse_names(cfg.data)) if cfg.data != "cifar100" else 20
+    out.update({
+        "chance": {"fine": 1 / train.num_classes, "coarse": 1 / n_coarse},
+        "fine_classes": list(train.classes), "n_fine": train.num_classes, "n_coarse": n_coarse,
+        "data_description": train.source, "n_train": len(train), "n_test": len(test),
+        "network": (f"ResNet-18 (CIFAR stem, width {cfg.width}) + MLP head "
+                    f"{8 * cfg.width}-{cfg.head_hidden}-{cfg.head_out}"),
+    })
+    return out
+
+
+def _stats(payload: dict, key: str, method: str) -> np.ndarray:
+    return 100 * np.asarray(payload[key][method], dtype=float)  # (n_seeds, n_layers) in %
+
+
+def summary_rows(payload: dict) -> list[dict]:
+    """Per method: mean and std over seeds (in %) of fine and coarse accuracy at h and z, and
+    the fine gap h - z (zero by definition without a head)."""
+    rows = []
+    for m in payload["methods"]:
+        fine, coarse = _stats(payload, "fine", m), _stats(payload, "coarse", m)
+        gap = fine[:, PRE] - fine[:, -1]
+        rows.append({"method": m, "fine_h": fine[:, PRE].mean(), "fine_z": fine[:, -1].mean(),
+                     "fine_h_sd": fine[:, PRE].std(), "fine_z_sd": fine[:, -1].std(),
+                     "coarse_h": coarse[:, PRE].mean(), "coarse_z": coarse[:, -1].mean(),
+                     "gap": gap.mean(), "gap_sd": gap.std(), "gap_min": gap.min(),
+                     "gap_max": gap.max(), "n_seeds": len(fine),
+                     "best_fine_layer": payload["layers"][int(fine.mean(0).argmax())]})
+    return rows
+
+
+def summarize(payload: dict) -> str:
+    """The chapter's table as text, computed from the numbers."""
+    lines = [f"{'method':<32}{'fine @ h':>14}{'fine @ z':>14}{'h - z (min..max)':>24}"
+             f"{'coarse @ h':>12}{'coarse @ z':>12}  best fine layer"]
+    for r in summary_rows(payload):
+        name = METHOD_NAMES.get(r["method"], r["method"])
+        has_head = not r["method"].endswith("/none")
+        gap = (f"{r['gap']:+.1f} ({r['gap_min']:+.1f}..{r['gap_max']:+.1f})" if has_head
+               else "(z = h)")
+        lines.append(f"{name:<32}{r['fine_h']:>8.1f} ±{r['fine_h_sd']:>4.1f}"
+                     f"{r['fine_z']:>8.1f} ±{r['fine_z_sd']:>4.1f}{gap:>24}"
+                     f"{r['coarse_h']:>12.1f}{r['coarse_z']:>12.1f}  {r['best_fine_layer']}")
+    u = payload["untrained"]
+    lines.append(f"{'untrained network':<32}{100 * u['fine'][PRE]:>8.1f}      "
+                 f"{100 * u['fine'][-1]:>8.1f}      {'':>24}{100 * u['coarse'][PRE]:>12.1f}"
+                 f"{100 * u['coarse'][-1]:>12.1f}")
+    lines.append(f"chance: fine {100 * payload['chance']['fine']:.1f} %, coarse "
+                 f"{100 * payload['chance']['coarse']:.1f} %; accuracies in %, mean ± std over "
+                 "seeds")
+    return "\n".join(lines)
+
+
+def plot_layers(payload: dict, provenance: dict):
+    """Fine (left) and coarse (right) probe accuracy by layer, one line per method, band =
+    min-max over seeds."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    layers = payload["layers"]
+    for ax, key in zip(axes, ("fine", "coarse")):
+        for i, m in enumerate(payload["methods"]):
+            runs = np.asarray(payload[key][m], dtype=float)
+            n = runs.shape[1]
+            plots.plot_layer_accuracy(layers[:n], runs, ax=ax, label=METHOD_NAMES.get(m, m),
+                                      color=plots.PALETTE[i % len(plots.PALETTE)])
+            if m.endswith("/none"):  # no head: dashed, ending at h
+                ax.lines[-1].set_linestyle("--")
+        ax.axhline(100 * payload["chance"][key], ls=":", color="0.5", lw=1)
+        ax.axvline(PRE, color="0.75", lw=6, alpha=0.35, zorder=0)
+        ax.set_xticks(np.arange(len(layers)), layers, rotation=20, ha="right")
+        ax.set_title(f"{key} labels ({payload['n_' + key]} classes; dotted: chance)")
+    axes[0].set_ylabel("linear-probe test accuracy (%)")
+    axes[1].set_ylabel("")
+    axes[1].legend(fontsize=7.5, loc="lower left")
+    fig.tight_layout()
+    n_seeds = len(next(iter(payload["fine"].values())))
+    plots.add_caption(fig, plots.provenance_caption(
+        provenance, f"{payload['data_description']}; {payload['network']}; trained on coarse "
+                    f"labels; {n_seeds} seed(s), band = min-max; grey bar = h (pre-projection)"))
+    return fig
