@@ -1,0 +1,166 @@
+"""Real-data loaders for Chapter 7: UrbanCars (Li et al. 2023) as released, and ImageFolder-style
+shifted test sets (ImageNet-R, ImageNet-A, the Backgrounds Challenge).
+
+UrbanCars layout (the authors' generation script; also read by the SpuCo library)::
+
+    ROOT/bg-0.95_co_occur_obj-0.95/train/
+    ROOT/bg-0.5_co_occur_obj-0.5/{val,test}/
+        obj-{urban,country}_bg-{urban,country}_co_occur_obj-{urban,country}/*.jpg
+
+Nothing is downloaded: the data are generated with the code at
+https://github.com/facebookresearch/Whac-A-Mole (``create_datasets/urbancars``) from Stanford
+Cars, Places365 and LVIS. Point ``root`` (or ``$BOOK_DATA_DIR/urbancars``) at the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers.data.registry import ImageSet, data_root
+
+URBANCARS_SPLIT_DIRS = {"train": "bg-0.95_co_occur_obj-0.95/train",
+                        "val": "bg-0.5_co_occur_obj-0.5/val",
+                        "test": "bg-0.5_co_occur_obj-0.5/test"}
+TYPES = ("urban", "country")
+HOW_TO_GET = ("generate UrbanCars with the scripts in https://github.com/facebookresearch/"
+              "Whac-A-Mole (create_datasets/urbancars) and pass its folder as root")
+BACKGROUNDS_CLASSES = ("dog", "bird", "wheeled vehicle", "reptile", "carnivore", "insect",
+                       "musical instrument", "primate", "fish")  # ImageNet-9, folders 00_..08_
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def urbancars_folder(obj: int, bg: int, coobj: int) -> str:
+    """Folder name of one group, e.g. ``obj-urban_bg-country_co_occur_obj-urban``."""
+    return f"obj-{TYPES[obj]}_bg-{TYPES[bg]}_co_occur_obj-{TYPES[coobj]}"
+
+
+def read_image(path: Path, size: int | None) -> np.ndarray:
+    """(3, H, W) uint8 RGB of one file; resized to (size, size) when ``size`` is given.
+
+    Raises:
+        ValueError: the file is not an RGB image (e.g. grayscale, RGBA, CMYK) or cannot be read.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            if im.mode != "RGB":
+                raise ValueError(f"{path}: image mode {im.mode!r}, expected 'RGB'; convert it "
+                                 "(PIL: im.convert('RGB')) or regenerate the data")
+            if size is not None:
+                im = im.resize((size, size), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from err
+    return arr.transpose(2, 0, 1)
+
+
+def _stack(paths: list, size: int | None) -> torch.Tensor:
+    arrays = [read_image(p, size) for p in paths]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"images differ in size {sorted(shapes)[:3]}; pass size=... to resize "
+                         "them all to one size")
+    return torch.from_numpy(np.stack(arrays)) if arrays else torch.zeros((0, 3, 1, 1), dtype=torch.uint8)
+
+
+def _images_in(folder: Path) -> list:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def load_urbancars(root, split: str, size: int | None = None) -> ImageSet:
+    """One split of the released UrbanCars.
+
+    Returns:
+        ImageSet with labels 0 urban / 1 country car and ``extra`` 'bg', 'coobj', 'group'
+        (as :func:`helpers.data.urbancars.make_urbancars`).
+
+    Raises:
+        ValueError: unknown split; an image of the wrong mode or, without ``size``, of a
+            different size; an empty split.
+        FileNotFoundError: the split's folder or one of its 8 group folders is missing (the
+            message names it and says how to get the data).
+    """
+    if split not in URBANCARS_SPLIT_DIRS:
+        raise ValueError(f"split must be one of {tuple(URBANCARS_SPLIT_DIRS)}, got {split!r}")
+    root = Path(root) if root is not None else data_root() / "urbancars"
+    base = root / URBANCARS_SPLIT_DIRS[split]
+    if not base.is_dir():
+        raise FileNotFoundError(f"UrbanCars folder {base} is missing; {HOW_TO_GET}")
+    paths, cues = [], []
+    for obj in (0, 1):
+        for bg in (0, 1):
+            for co in (0, 1):
+                folder = base / urbancars_folder(obj, bg, co)
+                if not folder.is_dir():
+                    raise FileNotFoundError(f"UrbanCars group folder {folder} is missing (the "
+                                            f"{split} split needs all 8); {HOW_TO_GET}")
+                files = _images_in(folder)
+                paths += files
+                cues += [(obj, bg, co)] * len(files)
+    if not paths:
+        raise ValueError(f"{base} holds no .jpg images; {HOW_TO_GET}")
+    c = torch.tensor(cues, dtype=torch.int64)
+    return ImageSet(_stack(paths, size), c[:, 0].clone(), ["urban car", "country car"],
+                    f"UrbanCars ({split})", {"bg": c[:, 1].clone(), "coobj": c[:, 2].clone(),
+                                             "group": 4 * c[:, 0] + 2 * c[:, 1] + c[:, 2]})
+
+
+def load_wnid_folder(root, wnids=None, size: int = 64, name: str = "ImageNet-R") -> ImageSet:
+    """ImageNet-R / ImageNet-A: ``root/<wnid>/*.jpg`` over a 200-class subset of ImageNet.
+
+    Labels index ``wnids`` (default: the sorted folder names found), i.e. the 200-way head's
+    order; pass the list your classifier uses so labels line up with its outputs.
+
+    Raises:
+        FileNotFoundError: root missing. ValueError: a folder not in ``wnids``, no images,
+            a bad image.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{name} folder {root} is missing; download {name} and extract "
+                                "it there (one folder per WordNet id)")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    wnids = list(found if wnids is None else wnids)
+    unknown = sorted(set(found) - set(wnids))
+    if unknown:
+        raise ValueError(f"{name}: folders {unknown[:5]} are not in the given wnids list "
+                         f"({len(wnids)} classes); pass the classifier's full list")
+    paths, labels = [], []
+    for w in found:
+        files = _images_in(root / w)
+        paths += files
+        labels += [wnids.index(w)] * len(files)
+    if not paths:
+        raise ValueError(f"{name}: no images under {root}")
+    return ImageSet(_stack(paths, size), torch.tensor(labels, dtype=torch.int64), wnids, name)
+
+
+def load_backgrounds_challenge(root, variant: str = "mixed_rand", size: int = 64) -> ImageSet:
+    """The Backgrounds Challenge (Xiao et al. 2021): ``root/<variant>/val/NN_<class>/*``, 9
+    ImageNet-9 classes labelled by their two-digit prefix (00 dog .. 08 fish).
+
+    Raises:
+        FileNotFoundError: the variant's folder is missing. ValueError: a class folder without
+            a two-digit prefix in 00..08, no images, a bad image.
+    """
+    base = Path(root) / variant / "val"
+    if not base.is_dir():
+        raise FileNotFoundError(f"Backgrounds Challenge folder {base} is missing; download the "
+                                "bg_challenge archive and extract it under root")
+    paths, labels = [], []
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        prefix = folder.name.split("_", 1)[0]
+        if not (prefix.isdigit() and 0 <= int(prefix) < len(BACKGROUNDS_CLASSES)):
+            raise ValueError(f"{folder}: expected a class folder named NN_<name> with NN in "
+                             "00..08 (ImageNet-9)")
+        files = _images_in(folder)
+        paths += files
+        labels += [int(prefix)] * len(files)
+    if not paths:
+        raise ValueError(f"no images under {base}")
+    return ImageSet(_stack(paths, size), torch.tensor(labels, dtype=torch.int64),
+                    list(BACKGROUNDS_CLASSES), f"Backgrounds Challenge ({variant})")

@@ -1,0 +1,238 @@
+"""Tables and figures of Chapter 7 from the payload of :func:`helpers.experiments.shortcuts.run`.
+
+Every function reads the cached numbers only (no training), so the chapter's figures and its
+explorer redraw instantly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.experiments.shortcuts import LLE_SHIFTS, METHOD_NAMES, POST, PRE
+from helpers.metrics import METRIC_LABELS, METRICS
+
+# What the paper reports (Li et al. 2023, Table 2 / Sec. 5; real UrbanCars, ResNet-50), in points.
+PAPER = {"ERM": {"both_gap": -69.2},
+         "LLE": {"id_acc": 96.7, "bg_gap": -2.1, "coobj_gap": -2.7, "both_gap": -5.9}}
+
+
+def _stats(dicts: list, key: str) -> tuple[float, float]:
+    vals = np.array([d[key] for d in dicts], dtype=float) * 100
+    return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+
+
+def table_rows(payload: dict) -> list[dict]:
+    """One row per (method, evaluation): {'method', 'evaluation', 'n_seeds', metric: (mean, std)}
+    in points. Evaluations: the network's own classifier, DFR and LLE at h (pre-projection)
+    and z (post-projection)."""
+    rows = []
+    for method in payload["methods"]:
+        runs = payload["runs"][method]
+        if not runs:
+            continue
+        evals = []
+        if "own" in runs[0]:
+            evals.append(("own classifier", [r["own"] for r in runs]))
+        for kind in ("dfr", "lle"):
+            for layer in (PRE, POST):
+                if layer in runs[0].get(kind, {}):
+                    name = f"{kind.upper()} at {layer} ({'pre' if layer == PRE else 'post'}-projection)"
+                    evals.append((name, [r[kind][layer] for r in runs]))
+        for name, dicts in evals:
+            rows.append({"method": METHOD_NAMES[method], "evaluation": name, "n_seeds": len(dicts),
+                         **{m: _stats(dicts, m) for m in METRICS}})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """Rows as aligned text: mean ± std over seeds, in points."""
+    head = f"{'method':<42}{'evaluation':<30}{'seeds':>5}" + "".join(
+        f"{METRIC_LABELS[m]:>15}" for m in METRICS)
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        cells = "".join(f"{r[m][0]:>9.1f} ±{r[m][1]:>4.1f}" for m in METRICS)
+        lines.append(f"{r['method']:<42}{r['evaluation']:<30}{r['n_seeds']:>5}{cells}")
+    return "\n".join(lines)
+
+
+def find_row(rows, method: str, evaluation_prefix: str) -> dict | None:
+    for r in rows:
+        if r["method"] == METHOD_NAMES[method] and r["evaluation"].startswith(evaluation_prefix):
+            return r
+    return None
+
+
+def paper_comparison(payload: dict) -> list[str]:
+    """Lines comparing the stand-in with the paper's numbers *in direction*, computed here."""
+    rows = table_rows(payload)
+    out = []
+    erm = find_row(rows, "erm", "own")
+    if erm:
+        g = erm["both_gap"][0]
+        out.append(f"ERM BG+CoObj gap: paper {PAPER['ERM']['both_gap']:+.1f}, stand-in {g:+.1f} "
+                   f"-> {'same direction (negative)' if g < 0 else 'NOT reproduced (not negative)'}"
+                   f", {'larger' if g < PAPER['ERM']['both_gap'] else 'smaller'} in size")
+    lle = find_row(rows, "erm", "LLE at h")
+    if lle and erm:
+        for m in ("bg_gap", "coobj_gap", "both_gap"):
+            ours, base = lle[m][0], erm[m][0]
+            verdict = ("closes most of ERM's gap" if abs(ours) < 0.5 * abs(base)
+                       else "does not close ERM's gap by half")
+            out.append(f"LLE {METRIC_LABELS[m]}: paper {PAPER['LLE'][m]:+.1f}, stand-in "
+                       f"{ours:+.1f} (ERM's own classifier {base:+.1f}) -> {verdict}")
+    return out
+
+
+def whac_a_mole(payload: dict) -> dict:
+    """The demonstration's numbers: ERM vs ERM + background re-draw, own classifiers, in points.
+    {'erm': {metric: mean}, 'erm_bgaug': {...}, 'bg_gap_change', 'coobj_gap_change'}."""
+    rows = table_rows(payload)
+    a, b = find_row(rows, "erm", "own"), find_row(rows, "erm_bgaug", "own")
+    if not (a and b):
+        return {}
+    res = {"erm": {m: a[m][0] for m in METRICS}, "erm_bgaug": {m: b[m][0] for m in METRICS}}
+    res["bg_gap_change"] = b["bg_gap"][0] - a["bg_gap"][0]
+    res["coobj_gap_change"] = b["coobj_gap"][0] - a["coobj_gap"][0]
+    return res
+
+
+def plot_dfr_by_layer(payload: dict, provenance: dict):
+    """DFR at every layer: worst-group accuracy and BG+CoObj gap, each method a line (mean, and
+    every seed as a dot); the pre-projection layer h is shaded."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i, method in enumerate(m for m in payload["methods"] if payload["runs"][m]
+                               and "dfr" in payload["runs"][m][0]):
+        runs = payload["runs"][method]
+        layers = runs[0]["layers"]
+        for ax, metric in zip(axes, ("worst_group", "both_gap")):
+            vals = np.array([[r["dfr"][l][metric] for l in layers] for r in runs]) * 100
+            x = np.arange(len(layers))
+            ax.plot(x, vals.mean(0), marker="o", color=plots.PALETTE[i], label=METHOD_NAMES[method])
+            for v in vals:
+                ax.scatter(x, v, s=10, color=plots.PALETTE[i], alpha=0.45)
+    for ax, metric in zip(axes, ("worst_group", "both_gap")):
+        names = ["block1", "block2", "block3", "h (pre)", "head hidden", "z (post)"]
+        ax.set_xticks(range(len(names)), names, rotation=20)
+        ax.axvline(3, color="0.75", lw=8, alpha=0.35, zorder=0)
+        ax.set_ylabel(f"DFR test {METRIC_LABELS[metric]} (points)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Last-layer retraining (DFR) at every layer", fontsize=11)
+    fig.tight_layout()
+    plots.add_caption(fig, plots.provenance_caption(provenance, "mean over seeds, dots = seeds"))
+    return fig
+
+
+def plot_whac_a_mole(payload: dict, provenance: dict):
+    """Gaps of ERM and of ERM with backgrounds re-drawn (own classifiers): Whac-A-Mole."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    rows = table_rows(payload)
+    methods = [m for m in ("erm", "erm_bgaug") if find_row(rows, m, "own")]
+    gaps = ("bg_gap", "coobj_gap", "both_gap")
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    x = np.arange(len(gaps))
+    for i, m in enumerate(methods):
+        r = find_row(rows, m, "own")
+        ax.bar(x + (i - 0.5) * 0.38, [r[g][0] for g in gaps], yerr=[r[g][1] for g in gaps],
+               width=0.36, color=plots.PALETTE[i], label=METHOD_NAMES[m], capsize=3)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, [METRIC_LABELS[g] for g in gaps])
+    ax.set_ylabel("gap (points; 0 = no reliance)")
+    ax.set_title("Mitigating the background shortcut: what happens to the other one?")
+    ax.legend(fontsize=8)
+    plots.add_caption(fig, plots.provenance_caption(provenance, "own classifiers, mean ± std over seeds"))
+    return fig
+
+
+def plot_shifts(payload: dict, provenance: dict):
+    """In-distribution probe accuracy on each shifted test set, h vs z, for the head methods."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    methods = [m for m in payload["methods"] if payload["runs"][m]
+               and POST in payload["runs"][m][0]["shifts"]]
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 3.6), squeeze=False)
+    for ax, m in zip(axes[0], methods):
+        runs = payload["runs"][m]
+        shifts = list(runs[0]["shifts"][PRE])
+        x = np.arange(len(shifts))
+        for j, layer in enumerate((PRE, POST)):
+            vals = np.array([[r["shifts"][layer][s] for s in shifts] for r in runs]) * 100
+            ax.bar(x + (j - 0.5) * 0.38, vals.mean(0), width=0.36, color=plots.PALETTE[j],
+                   label=f"{layer} ({'pre' if layer == PRE else 'post'}-projection)")
+        ax.set_xticks(x, shifts, rotation=30, fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.axhline(50, ls="--", color="0.5", lw=1)
+        ax.set_title(METHOD_NAMES[m], fontsize=9)
+    axes[0, 0].set_ylabel("probe test accuracy (%)")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plots.add_caption(fig, plots.provenance_caption(provenance, "probe fit on in-distribution "
+                                                    "training features; dashed = chance"))
+    return fig
+
+
+def plot_learnability(payload: dict, provenance: dict):
+    """Test accuracy of a network trained on one cue alone, after each epoch."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for i, (cue, curve) in enumerate(payload["learnability"].items()):
+        ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), marker="o",
+                color=plots.PALETTE[i], label=cue)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy for that cue (%)")
+    ax.set_title("How fast is each cue learned on its own?")
+    ax.legend(fontsize=8)
+    plots.add_caption(fig, plots.provenance_caption(provenance, "balanced images, cues independent"))
+    return fig
+
+
+def metric_drawer(payload: dict):
+    """``draw(ax, method, evaluation)`` for the explorer: the five metrics of one row."""
+    rows = table_rows(payload)
+
+    def draw(ax, method, evaluation):
+        r = next((r for r in rows if r["method"] == METHOD_NAMES[method]
+                  and r["evaluation"].startswith(evaluation)), None)
+        ax.clear()
+        if r is None:
+            ax.text(0.5, 0.5, "not computed for this method", ha="center", transform=ax.transAxes)
+            return
+        vals = [r[m][0] for m in METRICS]
+        ax.bar(range(len(METRICS)), vals, yerr=[r[m][1] for m in METRICS], capsize=3,
+               color=["0.5" if v >= 0 else "#D55E00" for v in vals])
+        ax.set_xticks(range(len(METRICS)), [METRIC_LABELS[m] for m in METRICS], fontsize=7,
+                      rotation=20)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_ylim(-100, 100)
+        ax.set_title(f"{METHOD_NAMES[method]} | {r['evaluation']}", fontsize=8)
+
+    return draw
+
+
+def example_rows(size: int, seed: int = 0, n: int = 8) -> tuple[dict, list]:
+    """Images for the chapter's example figure: one column per group (label, bg, co-object),
+    one row per test shift (and the LLE's re-drawn training distributions)."""
+    import torch
+
+    from helpers.data.urbancars import GROUP_NAMES, make_urbancars
+
+    shifts = ("none", "bg_flip", "coobj_flip", "both_flip", "watermark_add", "style_edges",
+              "style_colour")
+    base = make_urbancars("test", size=size, seed=seed, n=64)
+    first = [int((base.extra["group"] == g).nonzero()[0]) for g in range(8)][:n]
+    rows = {}
+    for s in shifts + LLE_SHIFTS[1:]:
+        d = make_urbancars("test", size=size, seed=seed, n=64, shift=s)
+        rows[s] = d.images[torch.tensor(first)]
+    return rows, [GROUP_NAMES[g].replace(", ", "\n") for g in range(8)][:n]

@@ -1,0 +1,290 @@
+"""Chapter 7, "Shortcuts come in multiples": UrbanCars, DFR at every layer, Whac-A-Mole, LLE.
+
+``run(cfg, seed)`` trains, for each seed, every method of ``cfg.methods``:
+
+* ``erm``          cross-entropy, no projection head (classifier on h);
+* ``erm_head``     cross-entropy through a 2-layer MLP head (classifier on z);
+* ``supcon_head``  SupCon on the MLP head's output z;
+* ``erm_bgaug``    ``erm`` whose training images have their background re-drawn at random with
+  probability 1/2: a mitigation aimed at *one* shortcut (the Whac-A-Mole demonstration);
+* ``erm_head_wm``  ``erm_head`` on training data where one class carries a text watermark (the
+  ImageNet-W analogue; evaluated on the watermark and style shifts only).
+
+and evaluates each on the balanced test split with the Whac-A-Mole metrics
+(:mod:`helpers.metrics`):
+
+* ``own``: the network's own classifier (cross-entropy methods);
+* ``dfr``: Deep Feature Reweighting (Kirichenko et al. 2023) at *every* layer: a logistic
+  regression refit on the group-balanced validation split, its penalty chosen by worst-group
+  accuracy on the other half of the validation split (never on test);
+* ``lle``: Last Layer Ensemble (Li et al. 2023) on the frozen pre- and post-projection layers:
+  one logistic head per training distribution (original, background re-drawn, co-object
+  re-drawn), a shift predictor, and inference that mixes the heads by the predictor's softmax;
+* ``shifts``: a probe fit on in-distribution training features, scored on an in-distribution
+  test set (cues agree 95 %) and on shifted copies of it (background flipped, co-object
+  flipped, edge sketch, colour shift; watermark added for ``erm_head_wm``).
+
+Layers: ``block1..3`` (pooled conv blocks), ``h`` (the encoder output, pre-projection), and for
+head methods ``head hidden`` and ``z`` (post-projection).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from helpers.data.urbancars import make_urbancars, split_counts
+from helpers.heads import IdentityHead, MLPHead
+from helpers.metrics import METRICS, predictions_from_probabilities, shortcut_metrics
+from helpers.models import ResNet18
+from helpers.probes import extract_features, logistic_probe_fit
+from helpers.runtime import get_device, seed_everything
+from helpers.shortcut_training import Network, train_network
+
+METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_head_wm")
+METHOD_NAMES = {"erm": "ERM, no head", "erm_head": "ERM + MLP head",
+                "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background re-draw aug.",
+                "erm_head_wm": "ERM + MLP head, watermarked training set"}
+PRE, POST = "h", "z"
+TEST_SHIFTS = ("none", "bg_flip", "coobj_flip", "style_edges", "style_colour")
+LLE_SHIFTS = ("none", "bg_random", "coobj_random")
+
+
+class ConvEncoder(nn.Module):
+    """A small CNN: 4 blocks of 3x3 conv - BatchNorm - ReLU (widths w, 2w, 4w, 8w), 2x2 max-pool
+    after the first three, global average pool. CPU-sized stand-in for ResNet-18 with the same
+    interface: ``forward(x)`` -> h (batch, 8w); ``forward_features(x)`` -> {'stage1'..'stage4'}
+    pooled outputs, (batch, w) .. (batch, 8w). Input (batch, 3, H, W) float."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"width must be an int >= 1, got {width!r}")
+        dims = [3, width, 2 * width, 4 * width, 8 * width]
+        self.blocks = nn.ModuleList(nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False),
+                                                  nn.BatchNorm2d(b), nn.ReLU(inplace=True))
+                                    for a, b in zip(dims[:-1], dims[1:]))
+        self.out_dim = dims[-1]
+
+    def forward_features(self, x: torch.Tensor) -> dict:
+        feats = {}
+        for i, block in enumerate(self.blocks, start=1):
+            x = block(x)
+            feats[f"stage{i}"] = x.mean(dim=(2, 3))
+            if i < len(self.blocks):
+                x = nn.functional.max_pool2d(x, 2)
+        return feats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)["stage4"]
+
+
+def build_network(cfg, method: str) -> Network:
+    """encoder (``cfg.arch``: 'convnet' or 'resnet18'), head (identity or MLP), 2-way classifier."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    encoder = ConvEncoder(cfg.width) if cfg.arch == "convnet" else ResNet18(width=cfg.width)
+    head = (MLPHead(encoder.out_dim, cfg.head_hidden, cfg.head_out) if "head" in method
+            else IdentityHead(encoder.out_dim))
+    return Network(encoder, head, nn.Linear(head.out_dim, 2))
+
+
+def layer_names(method: str) -> list[str]:
+    base = ["block1", "block2", "block3", PRE]
+    return base + (["head hidden", POST] if "head" in method else [])
+
+
+def layer_features(net: Network, images: torch.Tensor, device) -> dict:
+    """{layer: (n, dim)} for every layer of ``net`` and the classifier's logits ('logits')."""
+    with_head = not isinstance(net.head, IdentityHead)
+
+    def all_layers(x):
+        f = net.encoder.forward_features(x.float().div(255))
+        out = {"block1": f["stage1"], "block2": f["stage2"], "block3": f["stage3"], PRE: f["stage4"]}
+        z = f["stage4"]
+        if with_head:
+            hidden, z = net.head.forward_layers(f["stage4"])
+            out.update({"head hidden": hidden, POST: z})
+        out["logits"] = net.classifier(z)
+        return out
+
+    net.to(device).eval()
+    return extract_features(all_layers, images, device=device)
+
+
+def load_data(cfg, seed: int, watermark: bool = False) -> dict:
+    """Every image set a seed needs, cached by the generator (see helpers.data.urbancars)."""
+    if cfg.data != "urbancars-standin":
+        from helpers.data.urbancars_real import load_urbancars
+        return {s: load_urbancars(None, s, size=cfg.size) for s in ("train", "val", "test")}
+    kw = dict(size=cfg.size, seed=seed)
+    if watermark:  # class 1 carries the watermark in training and in the in-distribution test
+        kw.update(watermark_class=1, watermark_rate=cfg.watermark_rate)
+    data = {"train": make_urbancars("train", n=cfg.n_train, **kw),
+            "val": make_urbancars("val", n=cfg.n_val, **kw),
+            "test": make_urbancars("test", n=cfg.n_test, **kw)}
+    if not watermark:  # the Last Layer Ensemble's training distributions
+        for shift in LLE_SHIFTS[1:]:
+            data[f"train_{shift}"] = make_urbancars("train", n=cfg.n_train, shift=shift, **kw)
+    # an in-distribution test set (cues agree 95 %, like training) and its shifted copies
+    id_counts = split_counts("train", cfg.n_test)
+    shifts = TEST_SHIFTS + (("watermark_add", "watermark_remove") if watermark else ())
+    for shift in shifts:
+        data[f"id_{shift}"] = make_urbancars("test", group_counts=id_counts, shift=shift, **kw)
+    return data
+
+
+def _metrics(pred, ds) -> dict:
+    return shortcut_metrics(pred, ds.labels, ds.extra["bg"], ds.extra["coobj"])
+
+
+def _group_worst(pred, y, groups) -> float:
+    return min(float((pred[groups == g] == y[groups == g]).float().mean())
+               for g in torch.unique(groups))
+
+
+def _fit(X, y, k, l2):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return logistic_probe_fit(X, y, k, l2=l2, max_iter=100)
+
+
+def dfr(X_val, val, X_test, l2_grid, seed: int):
+    """DFR: choose the penalty on half of val by worst-group accuracy, refit on all of val.
+    Returns (test predictions (n,), chosen l2)."""
+    g = val.extra["group"]
+    rng = np.random.default_rng(seed)
+    half = np.zeros(len(g), dtype=bool)
+    for grp in torch.unique(g).tolist():  # half of each group, so both halves have every group
+        idx = np.flatnonzero(g.numpy() == grp)
+        half[rng.permutation(idx)[: len(idx) // 2]] = True
+    a, b = torch.from_numpy(half), torch.from_numpy(~half)
+    scores = [_group_worst(_fit(X_val[a], val.labels[a], 2, l2).predict(X_val[b]),
+                           val.labels[b], g[b]) for l2 in l2_grid]
+    best = max(l2 for l2, s in zip(l2_grid, scores) if s == max(scores))
+    return _fit(X_val, val.labels, 2, best).predict(X_test), best
+
+
+class LastLayerEnsemble:
+    """Li et al. (2023): K linear heads, one per training distribution (original and one per
+    shortcut-breaking augmentation), and a shift predictor; p(y|x) = sum_k softmax(s(x))_k
+    softmax(head_k(x)). Fit on frozen features (``fit``), ``predict_proba`` -> (n, 2)."""
+
+    def __init__(self, l2: float):
+        self.l2 = l2
+
+    def fit(self, feats: list, labels: list):
+        """feats[k] (n_k, dim) features of distribution k, labels[k] (n_k,) class labels."""
+        if len(feats) != len(labels) or len(feats) < 2:
+            raise ValueError("LLE needs features and labels for at least 2 distributions")
+        self.heads = [_fit(X, y, 2, self.l2) for X, y in zip(feats, labels)]
+        shift = torch.cat([torch.full((len(X),), k) for k, X in enumerate(feats)])
+        self.shift_predictor = _fit(torch.cat(feats), shift, len(feats), self.l2)
+        return self
+
+    def predict_proba(self, X: torch.Tensor) -> torch.Tensor:
+        w = torch.softmax(self.shift_predictor.decision(X), dim=1)  # (n, K)
+        p = torch.stack([torch.softmax(h.decision(X), dim=1) for h in self.heads], dim=1)  # (n, K, 2)
+        return (w[:, :, None] * p).sum(dim=1)
+
+
+def lle(train_feats: list, train_labels: list, X_val, val, X_test, l2_grid):
+    """LLE with its penalty chosen by worst-group accuracy on val. Returns (test preds, l2)."""
+    fits = [LastLayerEnsemble(l2).fit(train_feats, train_labels) for l2 in l2_grid]
+    scores = [_group_worst(torch.from_numpy(predictions_from_probabilities(f.predict_proba(X_val))),
+                           val.labels, val.extra["group"]) for f in fits]
+    k = int(np.argmax(scores))
+    return predictions_from_probabilities(fits[k].predict_proba(X_test)), l2_grid[k]
+
+
+def evaluate(net: Network, method: str, data: dict, cfg, seed: int, device) -> dict:
+    """Every evaluation of one trained network (module docstring). JSON-able."""
+    # training images: the first n_probe of each training distribution are enough for the
+    # last-layer fits (and save most of the feature extraction)
+    n_fit = min(cfg.n_probe, len(data["train"]))
+    data = {k: (ds.subset(slice(0, n_fit)) if k.startswith("train") else ds) for k, ds in data.items()}
+    feats = {k: layer_features(net, ds.images, device) for k, ds in data.items()}
+    out = {"layers": layer_names(method)}
+    if method != "supcon_head":
+        out["own"] = _metrics(feats["test"]["logits"].argmax(1), data["test"])
+    if method != "erm_head_wm":
+        out["dfr"] = {}
+        for layer in out["layers"]:
+            pred, l2 = dfr(feats["val"][layer], data["val"], feats["test"][layer], cfg.l2_grid, seed)
+            out["dfr"][layer] = {**_metrics(pred, data["test"]), "l2": l2}
+        out["lle"] = {}
+        has_aug = all(f"train_{s}" in data for s in LLE_SHIFTS[1:])  # not for the real folders
+        for layer in ([PRE] + ([POST] if POST in out["layers"] else [])) * has_aug:
+            tr = [feats["train" if s == "none" else f"train_{s}"][layer] for s in LLE_SHIFTS]
+            ys = [data["train" if s == "none" else f"train_{s}"].labels for s in LLE_SHIFTS]
+            pred, l2 = lle(tr, ys, feats["val"][layer], data["val"], feats["test"][layer],
+                           cfg.l2_grid)
+            out["lle"][layer] = {**_metrics(pred, data["test"]), "l2": l2}
+    # robustness to shifted test sets: an in-distribution probe (fit on training features)
+    out["shifts"] = {}
+    for layer in [PRE] + ([POST] if POST in out["layers"] else []):
+        probe = _fit(feats["train"][layer], data["train"].labels, 2, cfg.probe_l2)
+        out["shifts"][layer] = {k[3:]: probe.score(feats[k][layer], data[k].labels)
+                                for k in data if k.startswith("id_")}
+    out["shifts"]["own"] = {k[3:]: float((feats[k]["logits"].argmax(1) == data[k].labels)
+                                         .float().mean()) for k in data if k.startswith("id_")}
+    return out
+
+
+def train_method(cfg, method: str, data: dict, seed: int, device, progress=True) -> Network:
+    """Train one network of ``method`` on ``data['train']``."""
+    seed_everything(seed)
+    net = build_network(cfg, method)
+    train_network(net, data["train"].images, data["train"].labels,
+                  loss="supcon" if method.startswith("supcon") else "ce", epochs=cfg.epochs,
+                  batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                  temperature=cfg.temperature, seed=seed,
+                  alt_images=data["train_bg_random"].images if method == "erm_bgaug" else None,
+                  alt_prob=0.5 if method == "erm_bgaug" else 0.0, device=device,
+                  desc=f"{method} seed {seed}", progress=progress)
+    return net
+
+
+def cue_learnability(cfg, seed: int, device, progress=True) -> dict:
+    """How fast each cue alone is learned: an ``erm`` network trained on balanced images (the
+    three cues independent) to predict one cue; test accuracy for that cue after each epoch."""
+    train = make_urbancars("val", size=cfg.size, seed=seed + 1000, n=cfg.n_learn)
+    test = make_urbancars("test", size=cfg.size, seed=seed + 1000, n=cfg.n_val)
+    out = {}
+    for cue, key in (("car (label)", None), ("background", "bg"), ("co-object", "coobj")):
+        y_tr = train.labels if key is None else train.extra[key]
+        y_te = test.labels if key is None else test.extra[key]
+        seed_everything(seed)
+        net = build_network(cfg, "erm")
+        curve = []
+
+        def score(_epoch, net=net, y_te=y_te, curve=curve):
+            logits = layer_features(net, test.images, device)["logits"]
+            curve.append(float((logits.argmax(1) == y_te).float().mean()))
+
+        train_network(net, train.images, y_tr, loss="ce", epochs=cfg.learn_epochs,
+                      batch_size=min(cfg.batch_size, len(train)), lr=cfg.lr,
+                      weight_decay=cfg.weight_decay, seed=seed, device=device,
+                      desc=f"learn {cue}", progress=progress, on_epoch_end=score)
+        out[cue] = curve
+    return out
+
+
+def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
+    """All methods x ``cfg.n_seeds`` seeds (seed, seed + 1, ...). JSON-able:
+    ``runs[method]`` is a list (one per seed) of :func:`evaluate` dicts."""
+    device = get_device(device)
+    runs = {m: [] for m in cfg.methods}
+    runs.update({m: [] for m in cfg.first_seed_methods})
+    jobs = [(m, seed + k) for k in range(cfg.n_seeds) for m in cfg.methods]
+    jobs += [(m, seed) for m in cfg.first_seed_methods]  # costly extras: one seed
+    for method, s in tqdm(jobs, desc="models", disable=not progress):
+        data = load_data(cfg, s, watermark=method == "erm_head_wm")
+        net = train_method(cfg, method, data, s, device, progress)
+        runs[method].append(evaluate(net, method, data, cfg, s, device))
+    return {"methods": list(runs), "metrics": list(METRICS), "runs": runs,
+            "learnability": cue_learnability(cfg, seed, device, progress)}

@@ -1,0 +1,148 @@
+"""Chapter 7's experiment (helpers.experiments.shortcuts), report and exercise checks."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import checks
+from helpers.experiments import shortcut_report as report
+from helpers.experiments import shortcuts as S
+from helpers.metrics import METRICS, shortcut_metrics
+from helpers.profiles import get_profile
+from helpers.shortcut_checks import _lle_reference, _pooled_variant
+
+SMOKE = get_profile("smoke").config("shortcuts")
+
+
+def test_profiles_are_sized_sensibly():
+    for name in ("smoke", "cpu", "gpu", "paper"):
+        cfg = get_profile(name).config("shortcuts")
+        assert cfg.n_val % 8 == 0 and cfg.n_test % 8 == 0 and cfg.n_learn % 8 == 0
+        assert set(cfg.methods + cfg.first_seed_methods) <= set(S.METHODS)
+    assert get_profile("cpu").config("shortcuts").n_train == 8000
+    assert get_profile("cpu").config("shortcuts").n_seeds >= 3
+
+
+def test_conv_encoder_layers_and_network():
+    enc = S.ConvEncoder(4)
+    f = enc.forward_features(torch.rand(2, 3, 32, 32))
+    assert [v.shape for v in f.values()] == [(2, 4), (2, 8), (2, 16), (2, 32)]
+    net = S.build_network(SMOKE, "erm_head")
+    h, z, logits = net.eval()(torch.rand(3, 3, 32, 32))
+    assert h.shape == (3, 32) and z.shape == (3, SMOKE.head_out) and logits.shape == (3, 2)
+    assert S.layer_names("erm")[-1] == S.PRE and S.layer_names("supcon_head")[-1] == S.POST
+    with pytest.raises(ValueError, match="unknown method"):
+        S.build_network(SMOKE, "jtt")
+    with pytest.raises(ValueError, match="width"):
+        S.ConvEncoder(0)
+
+
+class _Set:
+    def __init__(self, labels, groups):
+        self.labels, self.extra = labels, {"group": groups}
+
+
+def _spurious_features(n, rng, p_agree):
+    """Feature 0: the label (weakly, noisy); feature 1: a spurious cue agreeing w.p. p_agree."""
+    y = rng.integers(0, 2, n)
+    s = np.where(rng.random(n) < p_agree, y, 1 - y)
+    X = np.stack([y + 0.6 * rng.standard_normal(n), 3 * s + 0.1 * rng.standard_normal(n)], 1)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y), torch.tensor(2 * y + s)
+
+
+def test_dfr_on_balanced_val_ignores_the_spurious_feature():
+    rng = np.random.default_rng(0)
+    Xv, yv, gv = _spurious_features(400, rng, 0.5)  # balanced validation
+    Xt, yt, gt = _spurious_features(400, rng, 0.5)
+    pred, l2 = S.dfr(Xv, _Set(yv, gv), Xt, (1e-3, 1e-1), seed=0)
+    worst = min(float((pred[gt == g] == yt[gt == g]).float().mean()) for g in range(4))
+    assert worst > 0.65 and l2 in (1e-3, 1e-1)
+    # an ERM-like probe fit on correlated data leans on the spurious feature instead
+    Xs, ys, _ = _spurious_features(2000, rng, 0.95)
+    erm = S._fit(Xs, ys, 2, 1e-3).predict(Xt)
+    assert min(float((erm[gt == g] == yt[gt == g]).float().mean()) for g in range(4)) < worst
+
+
+def test_lle_inference_matches_the_mixture_oracle():
+    rng = np.random.default_rng(1)
+    feats = [torch.tensor(rng.standard_normal((60, 3)), dtype=torch.float32) + k for k in range(3)]
+    labels = [torch.tensor(rng.integers(0, 2, 60)) for _ in range(3)]
+    lle = S.LastLayerEnsemble(1e-2).fit(feats, labels)
+    X = torch.tensor(rng.standard_normal((7, 3)), dtype=torch.float32)
+    heads = torch.stack([h.decision(X) for h in lle.heads], dim=1)
+    want = _lle_reference(lle.shift_predictor.decision(X), heads)
+    assert torch.allclose(lle.predict_proba(X), want.to(lle.predict_proba(X).dtype), atol=1e-6)
+    assert torch.allclose(lle.predict_proba(X).sum(1), torch.ones(7, dtype=want.dtype).to(lle.predict_proba(X).dtype))
+    with pytest.raises(ValueError, match="at least 2"):
+        S.LastLayerEnsemble(1e-2).fit(feats[:1], labels[:1])
+
+
+@pytest.fixture(scope="module")
+def payload():
+    cfg = replace(SMOKE, methods=("erm", "erm_head", "erm_bgaug"), first_seed_methods=("erm_head_wm",))
+    return S.run(cfg, 0, progress=False)
+
+
+def test_run_structure_and_ranges(payload):
+    assert payload["methods"] == ["erm", "erm_head", "erm_bgaug", "erm_head_wm"]
+    run = payload["runs"]["erm_head"][0]
+    assert set(run["dfr"]) == set(S.layer_names("erm_head"))
+    assert set(run["lle"]) == {S.PRE, S.POST}
+    for res in list(run["dfr"].values()) + list(run["lle"].values()) + [run["own"]]:
+        assert 0 <= res["id_acc"] <= 1 and 0 <= res["worst_group"] <= 1
+        assert -1 <= res["both_gap"] <= 1
+    assert set(run["shifts"][S.PRE]) == set(S.TEST_SHIFTS)
+    wm = payload["runs"]["erm_head_wm"][0]
+    assert "dfr" not in wm and {"watermark_add", "watermark_remove"} <= set(wm["shifts"][S.PRE])
+    assert set(payload["learnability"]) == {"car (label)", "background", "co-object"}
+
+
+def test_report_table_and_comparison(payload):
+    rows = report.table_rows(payload)
+    assert rows and all(set(METRICS) <= set(r) for r in rows)
+    text = report.format_table(rows)
+    assert "DFR at h (pre-projection)" in text and "DFR at z (post-projection)" in text
+    lines = report.paper_comparison(payload)
+    assert lines[0].startswith("ERM BG+CoObj gap: paper -69.2")
+    wam = report.whac_a_mole(payload)
+    assert wam["bg_gap_change"] == pytest.approx(wam["erm_bgaug"]["bg_gap"] - wam["erm"]["bg_gap"])
+
+
+def test_report_figures_draw(payload):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    prov = {"profile": "smoke", "data_source": "x", "device": "cpu", "seed": 0}
+    for fig in (report.plot_dfr_by_layer(payload, prov), report.plot_whac_a_mole(payload, prov),
+                report.plot_shifts(payload, prov), report.plot_learnability(payload, prov)):
+        assert fig.axes
+        plt.close(fig)
+    fig, ax = plt.subplots()
+    report.metric_drawer(payload)(ax, "erm", "DFR at h")
+    plt.close(fig)
+
+
+def test_checks_accept_reference_and_diagnose_mistakes():
+    assert checks.check_shortcut_metrics(lambda *a: shortcut_metrics(*a))
+    assert checks.check_lle_mixture(_lle_reference)
+    with pytest.raises(AssertionError, match="pooled"):
+        checks.check_shortcut_metrics(
+            lambda *a: dict(zip(("id_acc", "bg_gap", "coobj_gap", "both_gap"), _pooled_variant(*a))))
+    with pytest.raises(AssertionError, match="mixed logits"):
+        checks.check_lle_mixture(lambda s, h: torch.softmax(
+            (torch.softmax(s, 1)[:, :, None] * h).sum(1), 1))
+
+    def stub(*a):
+        raise NotImplementedError("Exercise ch07-ex-metrics: write it")
+    with pytest.raises(NotImplementedError):
+        checks.check_shortcut_metrics(stub)
+
+
+def test_resnet18_arch_path_of_the_gpu_profile():
+    cfg = replace(get_profile("gpu").config("shortcuts"), width=2, head_hidden=16, head_out=8)
+    net = S.build_network(cfg, "supcon_head")
+    feats = S.layer_features(net, torch.randint(0, 255, (3, 3, 32, 32), dtype=torch.uint8), "cpu")
+    assert list(feats) == S.layer_names("supcon_head") + ["logits"]
+    assert feats[S.PRE].shape == (3, 16) and feats[S.POST].shape == (3, 8)
