@@ -1,0 +1,233 @@
+"""Chapter 8, "A head you can tune": the fixed reweighting head swept over k, next to an MLP head.
+
+Two settings, each pre-trained once per (head, seed) with a small ResNet-18 encoder:
+
+* ``'simclr'`` - SimCLR on digits-on-images (Part III): a digit of opacity ``digit_strength`` is
+  blended over each base image and DropDigit removes it from a view with probability ``p_drop``.
+  Probed for the image class and for the digit.
+* ``'supcon'``, ``'ce'`` - supervised pre-training on the *coarse* labels of a coarse-to-fine
+  hierarchy (Part IV, :func:`helpers.data.hierarchy.load_hierarchy`), probed for the coarse and
+  the *fine* labels.
+
+Heads: :class:`~helpers.heads.FixedReweightingHead` for every k in ``cfg.kappas`` (k = 1 is the
+identity, i.e. **no head**) and SimCLR's 2-layer :class:`~helpers.heads.MLPHead`. Each run is
+probed at h (encoder output) and z (head output) with a *scale-sensitive* ridge probe (one scalar
+normalisation per layer, not per coordinate: a per-coordinate z-score would undo any diagonal
+head, so h and z would always tie). Every probe is scored on a validation split carved from the
+training images and on the test split; k is chosen on validation only (:func:`select_kappa`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from helpers.augment import SimCLRAugment
+from helpers.data.hierarchy import load_hierarchy
+from helpers.data.overlay import DropDigit, composite, digit_masks, with_mask_channel
+from helpers.data.digits import base_digit_indices
+from helpers.data.registry import load_image_set
+from helpers.heads import FixedReweightingHead, MLPHead
+from helpers.losses import nt_xent, supcon
+from helpers.models import ResNet18
+from helpers.probes import ridge_probe_fit
+from helpers.runtime import get_device, seed_everything
+
+SETTINGS = ("simclr", "supcon", "ce")
+TASKS = {"simclr": ("class", "digit"), "supcon": ("coarse", "fine"), "ce": ("coarse", "fine")}
+LAYERS = ("h", "z")  # encoder output, head output
+SPLITS = ("val", "test")
+MLP = "mlp"
+PAIRS = "shapes-pairs"  # coarse-to-fine built here: shapes classes 2c, 2c + 1 -> coarse c
+
+
+def head_names(cfg) -> list[str]:
+    """Row names of the results: ``'k=1.05'`` per k, then ``'mlp'``."""
+    return [f"k={k:g}" for k in cfg.kappas] + [MLP]
+
+
+def build_head(name: str, dim: int, cfg) -> nn.Module:
+    """``'mlp'`` -> MLPHead(dim, cfg.head_hidden, cfg.head_out); ``'k=...'`` -> fixed head."""
+    if name == MLP:
+        return MLPHead(dim, cfg.head_hidden, cfg.head_out)
+    if not name.startswith("k="):
+        raise ValueError(f"unknown head {name!r}; use 'mlp' or 'k=<kappa>' (e.g. 'k=1.05')")
+    return FixedReweightingHead(dim, float(name[2:]))
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def load_data(cfg, setting: str, seed: int) -> dict:
+    """Pre-training images and labelled probe splits of one setting.
+
+    Returns ``{"pretrain": images, "pretrain_labels": (n,) or None, "splits": {split: (images,
+    {task: labels})}, "description": str}``. For 'simclr' the pre-training images are packed
+    (n, 4, S, S) uint8 (RGB + digit mask, for DropDigit) and probe images carry their digit;
+    otherwise (n, 3, S, S) uint8. 'val' is the last ``cfg.n_val`` training images (never seen
+    by a probe's fit), 'train' the first ``cfg.n_train`` (also the pre-training set).
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; use one of {', '.join(SETTINGS)}")
+    n_fit, size = cfg.n_train + cfg.n_val, cfg.image_size
+    download = cfg.data.startswith("cifar")
+    if setting == "simclr":
+        kw = {} if download else {"size": size}
+        parts = {}
+        for split, n, s in (("train", n_fit, seed), ("test", cfg.n_test, seed + 1)):
+            base = load_image_set(cfg.data, split, n, s, download=download, **kw)
+            masks, digits = digit_masks(n, s, size=base.images.shape[-1],
+                                        base_indices=base_digit_indices(split))
+            parts[split] = (with_mask_channel(base.images, masks),
+                            {"class": base.labels, "digit": digits})
+        description = f"{base.source} + digits (strength {cfg.digit_strength})"
+    else:
+        parts = {}
+        for split, n, s in (("train", n_fit, seed), ("test", cfg.n_test, seed + 1)):
+            if cfg.hierarchy == PAIRS:  # the ten shape classes, merged two by two
+                h = load_image_set("shapes", split, n, s, size=size)
+                coarse, description = h.labels // 2, f"{h.source}, coarse = class // 2 (5 of 2)"
+            else:
+                cifar = cfg.hierarchy.startswith("cifar")
+                h = load_hierarchy(cfg.hierarchy, split, n, s, download=cifar,
+                                   **({} if cifar else {"size": size}))
+                coarse, description = h.extra["coarse"], h.source
+            parts[split] = (h.images, {"coarse": coarse, "fine": h.labels})
+    (images, labels), (test_images, test_labels) = parts["train"], parts["test"]
+    cut = cfg.n_train
+
+    def probe_view(x):  # what a probe sees: clean images, the digit in
+        return composite(x, cfg.digit_strength) if setting == "simclr" else x
+
+    return {
+        "pretrain": images[:cut],
+        "pretrain_labels": None if setting == "simclr" else labels["coarse"][:cut],
+        "splits": {"train": (probe_view(images[:cut]), {t: y[:cut] for t, y in labels.items()}),
+                   "val": (probe_view(images[cut:]), {t: y[cut:] for t, y in labels.items()}),
+                   "test": (probe_view(test_images), test_labels)},
+        "description": description,
+    }
+
+
+# --- pre-training ----------------------------------------------------------------------------
+
+def pretrain(encoder: nn.Module, head: nn.Module, images: torch.Tensor, setting: str, cfg, *,
+             labels: torch.Tensor | None = None, seed: int = 0, device="cpu",
+             progress: bool = True, desc: str = "") -> list[float]:
+    """Train encoder (+ head, + a linear classifier for 'ce') with Adam; returns loss per epoch.
+
+    'simclr': DropDigit(SimCLRAugment) two views, NT-Xent on z. 'supcon': two SimCLR views,
+    SupCon on z with the coarse ``labels``. 'ce': one view, cross-entropy of ``Linear(z)``
+    against the coarse ``labels``. images: (n, 4 or 3, S, S) uint8.
+    """
+    augment = SimCLRAugment(size=images.shape[-1], scale=(cfg.crop_scale_min, 1.0),
+                            jitter=(0.8 * cfg.jitter,) * 3 + (0.2 * cfg.jitter,))
+    if setting == "simclr":
+        augment = DropDigit(augment, cfg.digit_strength, cfg.p_drop)
+    elif labels is None:
+        raise ValueError(f"setting {setting!r} is supervised: pass the coarse labels")
+    modules = nn.ModuleList([encoder, head])
+    if setting == "ce":
+        modules.append(nn.Linear(head.out_dim, int(labels.max()) + 1))
+    modules.to(device).train()
+    opt = torch.optim.Adam(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    data = images.to(device)
+    labels = None if labels is None else labels.to(device)
+    steps, bs, history = len(data) // cfg.batch_size, cfg.batch_size, []
+    for _ in tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False):
+        order = torch.randperm(len(data), device=device, generator=gen)
+        total = 0.0
+        for step in range(steps):
+            idx = order[step * bs:(step + 1) * bs]
+            x = data[idx]
+            if setting == "ce":
+                z = head(encoder(augment(x, generator=gen)))  # (B, p)
+                loss = F.cross_entropy(modules[2](z), labels[idx])
+            else:
+                v1, v2 = augment.two_views(x, generator=gen)  # (B, 3, S, S) each
+                z = head(encoder(torch.cat([v1, v2])))  # (2B, p)
+                loss = (nt_xent(z[:bs], z[bs:], cfg.temperature) if setting == "simclr" else
+                        supcon(torch.stack([z[:bs], z[bs:]], dim=1), labels[idx], cfg.temperature))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        history.append(total / max(steps, 1))
+    modules.eval()
+    return history
+
+
+@torch.no_grad()
+def features(encoder, head, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
+    """{'h': (n, d), 'z': (n, p)} of clean uint8 images (n, 3, S, S), in batches, CPU float."""
+    out = {"h": [], "z": []}
+    for start in range(0, len(images), 512):
+        h = encoder(images[start:start + 512].to(device).float().div(255))
+        out["h"].append(h.cpu())
+        out["z"].append(head(h).cpu())
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def scaled_probe(train_X, train_y, eval_sets, l2: float) -> list[float]:
+    """Ridge probe that keeps the layer's *relative* coordinate scales; accuracy per eval set.
+
+    The layer is centred and divided by one number, its RMS coordinate scale on the training
+    split, so every layer has mean coordinate variance 1 and ``l2`` means the same everywhere.
+    train_X (n, d); eval_sets [(X (m, d), y (m,)), ...].
+    """
+    mean = train_X.mean(0)
+    scale = (train_X - mean).pow(2).mean().sqrt().clamp_min(1e-12)
+    n_classes = int(max(train_y.max(), *(y.max() for _, y in eval_sets))) + 1
+    probe = ridge_probe_fit((train_X - mean) / scale, train_y, n_classes, l2=l2,
+                            standardize=False)
+    return [probe.score((X - mean) / scale, y) for X, y in eval_sets]
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True) -> dict:
+    """One setting, every head, ``cfg.n_seeds`` seeds. ``acc`` is nested lists
+    (head, seed, task, layer, split) of accuracies; names in ``heads``/``tasks``/``layers``."""
+    device = get_device(device)
+    data = load_data(cfg, setting, seed)
+    names = head_names(cfg)
+    acc, losses = [], []
+    total = len(names) * cfg.n_seeds
+    bar = tqdm(total=total, desc=f"{setting}: heads x seeds", disable=not progress)
+    for name in names:
+        per_seed, loss_seed = [], []
+        for r in range(cfg.n_seeds):
+            seed_everything(seed + r)
+            encoder = ResNet18(width=cfg.width)
+            head = build_head(name, encoder.out_dim, cfg)
+            loss_seed.append(pretrain(encoder, head, data["pretrain"], setting, cfg,
+                                      labels=data["pretrain_labels"], seed=seed + r,
+                                      device=device, progress=False))
+            feats = {s: features(encoder, head, x, device) for s, (x, _) in data["splits"].items()}
+            per_task = []
+            for task in TASKS[setting]:
+                y = {s: data["splits"][s][1][task] for s in data["splits"]}
+                per_task.append([scaled_probe(feats["train"][layer], y["train"],
+                                              [(feats[s][layer], y[s]) for s in SPLITS],
+                                              cfg.probe_l2) for layer in LAYERS])
+            per_seed.append(per_task)
+            bar.update()
+        acc.append(per_seed)
+        losses.append(loss_seed)
+    bar.close()
+    return {"heads": names, "tasks": list(TASKS[setting]), "layers": list(LAYERS),
+            "splits": list(SPLITS), "acc": acc, "loss": losses,
+            "data_description": data["description"],
+            "chance": {t: 1 / (int(data["splits"]["test"][1][t].max()) + 1)
+                       for t in TASKS[setting]}}
+
+
+def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
+    """Every setting of the chapter; JSON-able. ``payload[setting]`` as :func:`run_setting`."""
+    out = {"kappas": list(cfg.kappas), "network": f"ResNet-18 (CIFAR stem, width {cfg.width})"}
+    for setting in SETTINGS:
+        out[setting] = run_setting(cfg, setting, seed, device, progress)
+    return out
