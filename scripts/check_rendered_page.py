@@ -5,7 +5,7 @@
 Loads the page twice in headless Chromium (``/usr/bin/chromium``; ``apt-get install chromium``),
 giving MathJax a virtual-time budget to typeset: once for a full-page screenshot, once to dump
 the rendered DOM, which must have (1) at least one notebook-output <img> whose file exists,
-(2) typeset maths (``mjx-container`` elements, no raw TeX left, no MathJax errors), (3) no error
+each with alt text, (2) typeset maths (``mjx-container`` elements, no raw TeX left, no MathJax errors), (3) no error
 outputs or tracebacks and (4) a title. Prints a report; exits 1 with the reasons if a check fails.
 Offline, MathJax must be served from the build itself (see ``mathjax_path`` in _config.yml).
 """
@@ -63,6 +63,7 @@ class PageScan(HTMLParser):
         self.stack: list[tuple[str, str]] = []  # (tag, class attribute) of open elements
         self.title, self.mjx, self.mjx_errors = "", 0, 0
         self.output_imgs: list[str] = []  # src of <img> inside a cell output
+        self.output_imgs_without_alt: list[str] = []  # ... whose alt text is missing or empty
         self.other_imgs: list[str] = []
         self.error_elements: list[str] = []
         self.raw_math: list[str] = []
@@ -87,6 +88,8 @@ class PageScan(HTMLParser):
             src = attrs.get("src") or ""
             in_output = self._inside("cell_output") or self._inside("output")
             (self.output_imgs if in_output else self.other_imgs).append(src)
+            if in_output and not (attrs.get("alt") or "").strip():
+                self.output_imgs_without_alt.append(src)
         if tag not in VOID:
             self.stack.append((tag, cls))
 
@@ -138,6 +141,11 @@ def check_dom(page: Path, dom: str) -> tuple[list[str], list[str]]:
     missing = [s for s in scan.output_imgs if s not in good]
     if missing:
         fail.append(f"output images missing on disk: {missing[:5]}")
+    report.append(f"output images without alt text: {len(scan.output_imgs_without_alt)}")
+    if scan.output_imgs_without_alt:
+        fail.append(f"{len(scan.output_imgs_without_alt)} output image(s) without alt text, e.g. "
+                    f"{scan.output_imgs_without_alt[:2]}: give the drawing cell the metadata "
+                    '{"mystnb": {"image": {"alt": "..."}}} (tests/test_alt_text.py)')
     report.append(f"typeset maths (mjx-container): {scan.mjx}")
     if scan.mjx == 0:
         fail.append("no maths typeset (no mjx-container): MathJax did not load or run; offline it "

@@ -1,6 +1,7 @@
 """The student edition: no solutions left, exercises kept, valid, runs to the first stub."""
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -119,6 +120,34 @@ def test_malformed_solutions_are_refused(tmp_path, bad, match, capsys):
     assert "Nothing was written" in capsys.readouterr().err
 
 
+STUB = re.compile(r"NotImplementedError\(\s*[\"']Exercise ([\w-]+)")
+
+
+def stub_labels(nb) -> list[str]:
+    """Labels named by exercise stubs (``raise NotImplementedError("Exercise <label>: ...")``), in order."""
+    return [m.group(1) for c in nb.cells if c.cell_type == "code" for m in STUB.finditer(c.source)]
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks in book/ yet")
+def test_make_student_output_for_the_real_book(tmp_path):
+    """What `make student` writes: one copy per chapter, each complete and without solutions."""
+    out = tmp_path / "student"
+    assert make_student.main(["--book", str(ROOT / "book"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.ipynb")) == [p.name for p in CHAPTERS]
+    for path in CHAPTERS:
+        book_nb = nbformat.read(path, as_version=4)
+        student_nb = nbformat.read(out / path.name, as_version=4)
+        assert_student_copy(book_nb, student_nb)
+        assert f"book/{path.name}" in student_nb.cells[0].source
+        # every code exercise still has its stub, and the stubs name exercises of this chapter
+        labels = make_student.exercise_labels(book_nb)
+        assert stub_labels(student_nb) == stub_labels(book_nb)
+        assert set(stub_labels(student_nb)) <= set(labels), f"{path.name}: a stub names an unknown exercise"
+        # the notebook still has everything a student needs before the first stub
+        tags = [t for c in student_nb.cells for t in c.metadata.get("tags", [])]
+        assert "colab-install" in tags, f"{path.name}: the Colab install cell is missing"
+
+
 @pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks in book/ yet")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_real_chapter_student_edition(path):
@@ -139,3 +168,5 @@ def test_real_student_notebook_stops_at_a_stub(path, monkeypatch, tmp_path):
     assert result is not None, "the student edition ran without hitting an exercise stub"
     index, ename, evalue = result
     assert ename in NOT_IMPLEMENTED and "Exercise" in evalue, (index, ename, evalue)
+    first = stub_labels(student)[:1]
+    assert not first or first[0] in evalue, f"stopped at {evalue!r}, not at the first stub {first[0]!r}"
