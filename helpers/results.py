@@ -158,6 +158,32 @@ def _try_load(path: Path, key: str) -> Result | None:
         return None
 
 
+def load_stored(experiment: str, *, profile: Profile | str | None = None, seed: int = 0,
+                config: Any = None, data_source: str | None = None,
+                use_committed: bool = True) -> Result | None:
+    """The stored, verified result :func:`load_or_compute` would load, or None; never computes.
+
+    Outside ``smoke`` (and with ``use_committed``) a stored ``paper`` or ``gpu`` result comes
+    first, as in :func:`load_or_compute`. A damaged file is moved aside (and None returned).
+    """
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    config = prof.config(experiment) if config is None else config
+    data_source = data_source or getattr(config, "data")
+    candidates = []
+    if use_committed and not prof.is_smoke:
+        for name in BIGGER_PROFILES:
+            if name != prof.name:
+                big = get_profile(name).config(experiment)
+                candidates.append((name, big, getattr(big, "data")))
+    candidates.append((prof.name, config, data_source))
+    for name, cfg, data in candidates:
+        found = _try_load(result_path(experiment, name, data, seed, cfg),
+                          result_key(experiment, name, data, seed, cfg))
+        if found is not None:
+            return found
+    return None
+
+
 def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
                     profile: Profile | str | None = None, seed: int = 0,
                     config: Any = None, data_source: str | None = None,
@@ -177,25 +203,15 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     config = prof.config(experiment) if config is None else config
     data_source = data_source or getattr(config, "data")
-    recompute = os.environ.get(ENV_RECOMPUTE, "") not in ("", "0")
-
-    candidates = []
-    if use_committed and not prof.is_smoke and not recompute:
-        for name in BIGGER_PROFILES:
-            if name != prof.name:
-                big = get_profile(name).config(experiment)
-                candidates.append((name, big, getattr(big, "data")))
-    candidates.append((prof.name, config, data_source))
-    if not recompute:
-        for name, cfg, data in candidates:
-            key = result_key(experiment, name, data, seed, cfg)
-            found = _try_load(result_path(experiment, name, data, seed, cfg), key)
-            if found is not None:
-                if verbose:
-                    print(f"loaded {found.path.relative_to(results_dir().parent)} "
-                          f"({found.describe()}, {found.provenance['wall_time_s']:.0f} s to compute"
-                          f", commit {found.provenance.get('git_commit')})")
-                return found
+    if os.environ.get(ENV_RECOMPUTE, "") in ("", "0"):
+        found = load_stored(experiment, profile=prof, seed=seed, config=config,
+                            data_source=data_source, use_committed=use_committed)
+        if found is not None:
+            if verbose:
+                print(f"loaded {found.path.relative_to(results_dir().parent)} "
+                      f"({found.describe()}, {found.provenance['wall_time_s']:.0f} s to compute"
+                      f", commit {found.provenance.get('git_commit')})")
+            return found
 
     start = time.perf_counter()
     payload = compute(config, seed)

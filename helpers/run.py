@@ -49,6 +49,7 @@ REGISTRY: dict[str, Entry] = {
     "expansion": Entry("4 Expansion and shrinkage", "helpers.experiments.expansion:run"),
     "nonlinear": Entry("Part III: nonlinear networks", "helpers.experiments.nonlinear:run"),
     "digit_overlay": Entry("Part III: MNIST-on-CIFAR", "helpers.experiments.digit_overlay:run"),
+    "collapse_toy": Entry("Part IV: class collapse, minimal model", "helpers.experiments.collapse_toy:run"),
     "class_collapse": Entry("Part IV: class collapse", "helpers.experiments.class_collapse:run"),
     "shortcuts": Entry("Part IV: shortcuts", "helpers.experiments.shortcuts:run"),
     "reweighting": Entry("Part V: fixed reweighting head", "helpers.experiments.reweighting:run"),

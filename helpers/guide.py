@@ -1,0 +1,350 @@
+"""The practitioner's guide: the book's advice, each piece computed from a stored chapter result.
+
+Every :class:`Finding` compares one probe read *below* the head (the pre-projection layer h,
+or the layer a chapter recommends) with the same probe read at the head's *output* z, over the
+seeds of one stored result, and grades the evidence:
+
+* ``clear`` - at least 3 seeds, not the ``smoke`` profile, and the mean difference exceeds
+  twice the pooled standard deviation over seeds;
+* ``mixed`` - at least 3 seeds outside ``smoke``, but the difference is within that noise;
+* ``weak`` - the ``smoke`` profile or fewer than 3 seeds: a direction, not evidence;
+* ``not computed`` - the chapter has not been run at this profile (the guide never trains).
+
+The guide page renders :func:`collect` as a table and :func:`plot_decision_chart` as the chart;
+nothing in either is typed by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+# Data sources that are the real data sets; everything else is a synthetic or procedural stand-in.
+REAL_DATA = frozenset({"cifar10", "cifar100", "cifar10-5", "urbancars", "mnist-cifar10"})
+# Link texts: a target placed before a figure cell has no caption, so every {ref} names its text.
+FIGURE_TITLES = {
+    "ch01-fig-layers": "Ch. 1, probes by layer",
+    "ch03-fig-probes": "Ch. 3, probes by layer, theory and simulation",
+    "ch03-fig-regions": "Ch. 3, where each layer wins",
+    "ch04-fig-phase": "Ch. 4, the phase diagram",
+    "ch05-fig-layers": "Ch. 5, ReLU and linear probes by layer",
+    "ch05-fig-mechanism": "Ch. 5, the mechanism in the weights",
+    "ch05-fig-digit-layers": "Ch. 5, digit and class probes by layer",
+    "ch05-fig-digit-heatmaps": "Ch. 5, heatmaps over s and p_drop",
+    "ch06-fig-toy": "Ch. 6, the minimal model",
+    "ch06-fig-layers": "Ch. 6, fine and coarse probes by layer",
+    "ch07-fig-dfr": "Ch. 7, DFR at every layer",
+    "ch07-fig-shifts": "Ch. 7, shifted test sets",
+    "ch07-fig-whac-a-mole": "Ch. 7, Whac-A-Mole",
+    "ch08-fig-linear": "Ch. 8, the linear model",
+    "ch08-fig-simclr": "Ch. 8, k sweep with SimCLR",
+    "ch08-fig-supcon": "Ch. 8, k sweep with SupCon",
+    "ch08-fig-ce": "Ch. 8, k sweep with cross-entropy",
+}
+
+
+def figure_link(label: str) -> str:
+    """A MyST link to a figure target, with its text (a bare {ref} to it would not resolve)."""
+    return f"{{ref}}`{FIGURE_TITLES[label]} <{label}>`"
+
+
+STRENGTHS = ("clear", "mixed", "weak", "not computed")
+MIN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One recommendation's evidence: a probe below the head vs at its output, per seed (in %)."""
+
+    key: str
+    question: str
+    chapter: str  # notebook name without .ipynb, for {doc}`` links
+    figure: str  # the figure's target label, for {ref}`` links
+    measure: str
+    below_name: str
+    top_name: str = "the head output z"
+    below: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (seeds,)
+    top: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (seeds,)
+    provenance: dict | None = None
+
+    @property
+    def computed(self) -> bool:
+        return self.provenance is not None
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.below)
+
+    @property
+    def difference(self) -> float:
+        """Mean (below - top) in points; positive: the lower layer is better."""
+        return float(np.mean(self.below - self.top)) if self.computed else float("nan")
+
+    @property
+    def noise(self) -> float:
+        """Pooled standard deviation over seeds of the two means' difference (points)."""
+        if self.n_seeds < 2:
+            return float("nan")
+        return float(np.hypot(np.std(self.below, ddof=1), np.std(self.top, ddof=1)))
+
+    @property
+    def strength(self) -> str:
+        if not self.computed:
+            return "not computed"
+        if self.provenance["profile"] == "smoke" or self.n_seeds < MIN_SEEDS:
+            return "weak"
+        return "clear" if abs(self.difference) > 2 * self.noise else "mixed"
+
+    @property
+    def stand_in(self) -> bool:
+        """True when the data is synthetic or a procedural stand-in for a real data set."""
+        return self.computed and self.provenance["data_source"] not in REAL_DATA
+
+    def verdict(self) -> str:
+        """One sentence, computed: which layer won, by how much, and how sure."""
+        if not self.computed:
+            return (f"not computed at this profile: run {{doc}}`{self.chapter}` first "
+                    "(the guide never trains).")
+        noise = "" if np.isnan(self.noise) else f" (seed spread ±{self.noise:.1f})"
+        values = f"{np.mean(self.below):.1f} % vs {np.mean(self.top):.1f} %"
+        if round(abs(self.difference), 1) == 0:
+            return f"no difference between {self.below_name} and {self.top_name}: {values}"
+        winner = self.below_name if self.difference > 0 else self.top_name
+        return f"{winner} better by {abs(self.difference):.1f} points{noise}: {values}"
+
+    @property
+    def supports(self) -> bool | None:
+        """Does the run point the advice's way: the lower layer (or fixed head) not worse than
+        the top beyond the seed noise? None when not computed."""
+        if not self.computed:
+            return None
+        return self.difference >= -(0.0 if np.isnan(self.noise) else self.noise)
+
+    def where(self) -> str:
+        """Profile, data source, device and seeds, as the figure captions say them."""
+        if not self.computed:
+            return "-"
+        p = self.provenance
+        data = p["data_source"] + (" (stand-in)" if self.stand_in else "")
+        return f"profile {p['profile']}, data {data}, {p['device']}, {self.n_seeds} seed(s)"
+
+
+# --- one extractor per chapter result: payload -> (below per seed, top per seed) in % -----------
+
+def _puzzle(payload):
+    from helpers.experiments.puzzle import ENCODER_OUTPUT
+
+    acc = 100 * np.asarray(payload["accuracy"], dtype=float)  # (seeds, layers)
+    return acc[:, ENCODER_OUTPUT], acc[:, -1]
+
+
+def _nonlinear(payload):
+    from helpers.experiments import nonlinear
+
+    acc = 100 * np.asarray(payload["accuracy"], dtype=float)  # (models, layers, targets)
+    wd = nonlinear._default_decay(payload)
+    models = nonlinear.select(payload, "relu", max(d["p_flip"] for d in payload["models"]), wd)
+    s = payload["targets"].index("sign")
+    h, z = payload["layers"].index("hidden h"), payload["layers"].index("output z")
+    return acc[models, h, s], acc[models, z, s]
+
+
+def _digits(payload):
+    from helpers.experiments.digit_overlay import ENCODER_OUTPUT, HEAD_OUTPUT
+
+    digit = 100 * np.asarray(payload["acc_digit"], dtype=float)  # (strengths, p_drops, seeds, layers)
+    cell = digit[-1, -1]  # the strongest digit at the largest p_drop
+    return cell[:, ENCODER_OUTPUT], cell[:, HEAD_OUTPUT]
+
+
+def _collapse(method):
+    def extract(payload):
+        from helpers.experiments.class_collapse import PRE
+
+        fine = 100 * np.asarray(payload["fine"][method], dtype=float)  # (seeds, layers)
+        return fine[:, PRE], fine[:, -1]
+    return extract
+
+
+def _dfr(method):
+    def extract(payload):
+        from helpers.experiments.shortcuts import POST, PRE
+
+        runs = payload["runs"][method]
+        return tuple(100 * np.array([r["dfr"][layer]["worst_group"] for r in runs])
+                     for layer in (PRE, POST))
+    return extract
+
+
+def _shift(method, shift):
+    def extract(payload):
+        from helpers.experiments.shortcuts import POST, PRE
+
+        runs = payload["runs"][method]
+        return tuple(100 * np.array([r["shifts"][layer][shift] for r in runs])
+                     for layer in (PRE, POST))
+    return extract
+
+
+def _fixed_vs_mlp(setting, task):
+    def extract(payload):
+        from helpers.experiments import reweighting_report as report
+
+        part = payload[setting]
+        acc = 100 * report.accuracy(part)  # (heads, seeds, tasks, layers, splits)
+        pick = report.select_kappa(part, task, "h")
+        k = part["heads"].index(f"k={pick['kappa']:g}")
+        t, h, test = part["tasks"].index(task), part["layers"].index("h"), part["splits"].index("test")
+        return acc[k, :, t, h, test], acc[part["heads"].index("mlp"), :, t, h, test]
+    return extract
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Where a finding's evidence lives and how to read it."""
+
+    key: str
+    question: str
+    experiment: str
+    chapter: str
+    figure: str
+    measure: str
+    below_name: str
+    extract: Callable
+    top_name: str = "the head output z"
+
+
+SPECS = (
+    Spec("ssl-layer", "Self-supervised pre-training: which layer do I give the downstream task?",
+         "puzzle", "01-the-puzzle", "ch01-fig-layers", "class probe accuracy (SimCLR)",
+         "the encoder output h", _puzzle),
+    Spec("suppressed-feature", "The downstream task needs a feature the augmentations make "
+         "the loss ignore?", "nonlinear", "05-nonlinear-features", "ch05-fig-layers",
+         "sign probe, ReLU net, largest flip rate", "the hidden layer h", _nonlinear),
+    Spec("suppressed-digit", "... and on images (a digit DropDigit removes)?", "digit_overlay",
+         "05-nonlinear-features", "ch05-fig-digit-layers",
+         "digit probe, strongest digit, largest p_drop", "the encoder output h", _digits),
+    Spec("finer-labels-ce", "Supervised pre-training, downstream labels finer than the training "
+         "labels (cross-entropy)?", "class_collapse", "06-class-collapse", "ch06-fig-layers",
+         "fine-label probe, cross-entropy + MLP head", "the pre-projection layer h",
+         _collapse("ce/mlp")),
+    Spec("finer-labels-supcon", "... the same with SupCon?", "class_collapse", "06-class-collapse",
+         "ch06-fig-layers", "fine-label probe, SupCon + MLP head", "the pre-projection layer h",
+         _collapse("supcon/mlp")),
+    Spec("shortcuts-dfr", "Spurious cues in training, a small group-balanced validation set "
+         "(DFR)?", "shortcuts", "07-shortcuts", "ch07-fig-dfr",
+         "DFR worst-group accuracy, ERM + MLP head", "the pre-projection layer h",
+         _dfr("erm_head")),
+    Spec("shortcuts-shift", "The test backgrounds change (a shift the training never saw)?",
+         "shortcuts", "07-shortcuts", "ch07-fig-shifts",
+         "probe accuracy on background-flipped test images, ERM + MLP head",
+         "the pre-projection layer h", _shift("erm_head", "bg_flip")),
+    Spec("fixed-head", "Can a fixed reweighting head (k chosen on validation) replace the MLP "
+         "head?", "reweighting", "08-fixed-reweighting", "ch08-fig-supcon",
+         "fine-label probe at h, SupCon: best fixed k vs MLP head", "the fixed head",
+         _fixed_vs_mlp("supcon", "fine"), top_name="the MLP head"),
+)
+
+
+def collect(profile=None, specs=SPECS) -> list[Finding]:
+    """Every finding from the results stored for ``profile``; computes nothing.
+
+    A result that is not stored gives a ``not computed`` finding that names its chapter.
+    """
+    from helpers.profiles import get_profile
+    from helpers.results import load_stored
+
+    prof = get_profile(profile) if profile is None or isinstance(profile, str) else profile
+    findings, cache = [], {}
+    for spec in specs:
+        if spec.experiment not in cache:
+            cache[spec.experiment] = load_stored(spec.experiment, profile=prof)
+        result = cache[spec.experiment]
+        base = dict(key=spec.key, question=spec.question, chapter=spec.chapter, figure=spec.figure,
+                    measure=spec.measure, below_name=spec.below_name, top_name=spec.top_name)
+        if result is None:
+            findings.append(Finding(**base))
+            continue
+        below, top = (np.asarray(a, dtype=float) for a in spec.extract(result.payload))
+        if below.shape != top.shape or below.ndim != 1 or below.size == 0:
+            raise ValueError(f"{spec.key}: the extractor must return two equal (seeds,) arrays; "
+                             f"got {below.shape} and {top.shape}")
+        findings.append(Finding(**base, below=below, top=top, provenance=result.provenance))
+    return findings
+
+
+def table_markdown(findings: list[Finding]) -> str:
+    """The evidence table (MyST markdown): question, what was measured, verdict, strength, where."""
+    rows = ["| question | measured | result | evidence | where measured | figure |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for f in findings:
+        rows.append(f"| {f.question} | {f.measure} | {f.verdict()} | **{f.strength}** | "
+                    f"{f.where()} | {figure_link(f.figure)} |")
+    return "\n".join(rows)
+
+
+# Leaves of the decision chart: (finding keys that support it, the advice).
+CHART = (
+    ("Pre-trained with SimCLR\nor another SSL loss", ("ssl-layer", "suppressed-feature",
+     "suppressed-digit"), "probe h (below the head);\nif the task needs a feature the\n"
+     "augmentations remove, h or lower"),
+    ("Pre-trained with labels\n(cross-entropy, SupCon)", ("finer-labels-ce", "finer-labels-supcon"),
+     "downstream labels finer than the\ntraining labels: probe h, not z"),
+    ("Spurious cues in training,\nor shifted test data", ("shortcuts-dfr", "shortcuts-shift"),
+     "retrain the last layer (DFR) on h\nwith group-balanced validation data"),
+    ("You want to control\nwhat the head drops", ("fixed-head",),
+     "fixed reweighting head; choose k\non a validation split, never test"),
+)
+COLOURS = {"clear": "#009E73", "mixed": "#E69F00", "weak": "#CC79A7", "not computed": "#BBBBBB"}
+
+
+def leaf_strength(findings: list[Finding], keys) -> str:
+    """The weakest grade among a leaf's findings (a chain is as strong as its weakest link)."""
+    grades = {f.key: f.strength for f in findings}
+    return max((grades[k] for k in keys), key=STRENGTHS.index)
+
+
+def leaf_support(findings: list[Finding], keys) -> str:
+    """'n of m findings agree' over the computed findings of a leaf."""
+    chosen = [f for f in findings if f.key in keys and f.computed]
+    if not chosen:
+        return "no run yet"
+    return f"{sum(bool(f.supports) for f in chosen)} of {len(chosen)} runs agree"
+
+
+def plot_decision_chart(findings: list[Finding], caption: str = ""):
+    """The decision chart: one branch per situation, each leaf coloured by its evidence grade."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch, Patch
+
+    from helpers import plots
+
+    fig, ax = plt.subplots(figsize=(12, 5.4))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+
+    def box(x, y, text, colour, width=0.22, height=0.17):
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                    boxstyle="round,pad=0.01", fc=colour, ec="0.3", alpha=0.9))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
+
+    box(0.5, 0.9, "Which representation do I use\nafter pre-training with a head?", "#DDEEFF",
+        width=0.34, height=0.12)
+    xs = np.linspace(0.13, 0.87, len(CHART))
+    for x, (situation, keys, advice) in zip(xs, CHART):
+        ax.annotate("", (x, 0.64), (0.5, 0.84), arrowprops=dict(arrowstyle="->", color="0.4"))
+        box(x, 0.58, situation, "#F2F2F2", height=0.12)
+        ax.annotate("", (x, 0.35), (x, 0.52), arrowprops=dict(arrowstyle="->", color="0.4"))
+        grade = leaf_strength(findings, keys)
+        box(x, 0.26, f"{advice}\n[evidence: {grade};\n{leaf_support(findings, keys)}]",
+            COLOURS[grade], height=0.2)
+    ax.text(0.5, 0.06, "Always: when it is cheap, probe several layers on a validation split "
+            "and keep the best (Chapter 3).", ha="center", fontsize=9, style="italic")
+    ax.legend(handles=[Patch(fc=COLOURS[s], ec="0.3", label=s) for s in STRENGTHS],
+              loc="upper left", fontsize=7, title="evidence", title_fontsize=7, frameon=False)
+    if caption:
+        plots.add_caption(fig, caption)
+    return fig
