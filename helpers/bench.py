@@ -226,9 +226,27 @@ def run_bench(cfg: BenchConfig, device: torch.device | str | None = None, *,
                                          if device.type == "cuda" else None)})
     for row in rows:
         row["speedup"] = row["images_per_s"] / rows[0]["images_per_s"]
-    return {"config": asdict(cfg), "rows": rows, "flops_per_step": flops,
+    if progress:
+        print("data generation ...", file=sys.stderr)
+    return {"config": asdict(cfg), "rows": rows, "data_generation": data_generation_seconds(),
+            "flops_per_step": flops,
             "flops_per_epoch": flops * cfg.n_images / cfg.batch_size,
             "peak_tflops": peak, "peak_dtype": peak_dtype, "provenance": provenance(device, cfg)}
+
+
+def data_generation_seconds(sizes=(32, 64), n: int = 8000) -> list[dict]:
+    """Wall time to generate the procedural UrbanCars training split (``n`` images) at each size,
+    on this machine's CPU (the generator is numpy; a GPU does not change it). A seed no chapter
+    uses, so the generator's in-memory cache cannot answer instead."""
+    from helpers.data.urbancars import make_urbancars
+
+    out = []
+    for size in sizes:
+        start = time.perf_counter()
+        make_urbancars("train", size=size, seed=987_654, n=n)
+        out.append({"what": f"procedural UrbanCars, {n} training images, {size} px",
+                    "seconds": time.perf_counter() - start})
+    return out
 
 
 def provenance(device: torch.device, cfg: BenchConfig) -> dict:
@@ -272,7 +290,9 @@ def describe(report: dict) -> str:
             f"after {c['warmup_steps']}; baseline DataLoader workers: {p['dataloader_workers']}\n"
             f"measured {p['device_type']} matmul peak ({report['peak_dtype']}): "
             f"{report['peak_tflops']:.3g} TFLOP/s; one step = {report['flops_per_step'] / 1e9:.3g} "
-            f"GFLOP; one epoch = {report['flops_per_epoch'] / 1e15:.3g} PFLOP")
+            f"GFLOP; one epoch = {report['flops_per_epoch'] / 1e15:.3g} PFLOP"
+            + "".join(f"\ndata: {d['what']} generated in {d['seconds']:.1f} s on the CPU"
+                      for d in report.get("data_generation", [])))
 
 
 def output_path(report: dict, smoke: bool, directory: Path) -> Path:

@@ -29,6 +29,9 @@ def test_smoke_bench_runs_and_writes_a_report(tmp_path, capsys):
         assert key in prov
     assert "torchvision" in prov["versions"] and report["peak_dtype"] == "float32"
     assert "|" in bench.format_table(report, markdown=True)
+    gen = report["data_generation"]  # issue 9: UrbanCars generation time is in the output
+    assert [d["what"].split(", ")[-1] for d in gen] == ["32 px", "64 px"]
+    assert all(d["seconds"] > 0 and d["what"] in out for d in gen)
 
 
 def conv_linear_flops(model: nn.Module, x: torch.Tensor) -> int:
