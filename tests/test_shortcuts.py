@@ -97,6 +97,15 @@ def test_run_structure_and_ranges(payload):
     wm = payload["runs"]["erm_head_wm"][0]
     assert "dfr" not in wm and {"watermark_add", "watermark_remove"} <= set(wm["shifts"][S.PRE])
     assert set(payload["learnability"]) == {"car (label)", "background", "co-object"}
+    sweep = payload["sweep"]  # the smoke profile sweeps agreements 0.5 and 0.95
+    assert sweep["agreements"] == [0.5, 0.95]
+    for key in ("own", "dfr_h", "dfr_z"):
+        assert len(sweep[key]) == 2 and all(-1 <= m["both_gap"] <= 1 for m in sweep[key])
+
+
+def test_no_sweep_without_correlations():
+    cfg = replace(SMOKE, methods=("erm",), first_seed_methods=(), correlations=())
+    assert S.run(cfg, 0, progress=False)["sweep"] is None
 
 
 def test_report_table_and_comparison(payload):
@@ -116,11 +125,14 @@ def test_report_figures_draw(payload):
     import matplotlib.pyplot as plt
     prov = {"profile": "smoke", "data_source": "x", "device": "cpu", "seed": 0}
     for fig in (report.plot_dfr_by_layer(payload, prov), report.plot_whac_a_mole(payload, prov),
-                report.plot_shifts(payload, prov), report.plot_learnability(payload, prov)):
+                report.plot_shifts(payload, prov), report.plot_learnability(payload, prov),
+                report.plot_correlation_sweep(payload, prov)):
         assert fig.axes
         plt.close(fig)
     fig, ax = plt.subplots()
     report.metric_drawer(payload)(ax, "erm", "DFR at h")
+    report.sweep_drawer(payload)(ax, 0.95)
+    assert len(ax.patches) == 3 * len(METRICS)  # three read-outs x five metrics
     plt.close(fig)
 
 

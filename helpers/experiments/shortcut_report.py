@@ -236,3 +236,54 @@ def example_rows(size: int, seed: int = 0, n: int = 8) -> tuple[dict, list]:
         d = make_urbancars("test", size=size, seed=seed, n=64, shift=s)
         rows[s] = d.images[torch.tensor(first)]
     return rows, [GROUP_NAMES[g].replace(", ", "\n") for g in range(8)][:n]
+
+
+SWEEP_READOUTS = (("own", "own classifier (z)"), ("dfr_h", "DFR at h (pre)"),
+                  ("dfr_z", "DFR at z (post)"))
+
+
+def plot_correlation_sweep(payload: dict, provenance: dict):
+    """BG, CoObj and BG+CoObj gaps against the training cue-label agreement, one line per
+    read-out (own classifier, DFR at h, DFR at z) of the sweep's ERM + head networks."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    sweep = payload["sweep"]
+    x = 100 * np.array(sweep["agreements"])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    for ax, gap in zip(axes, ("bg_gap", "coobj_gap", "both_gap")):
+        for i, (key, name) in enumerate(SWEEP_READOUTS):
+            ax.plot(x, [100 * m[gap] for m in sweep[key]], marker="o", color=plots.PALETTE[i],
+                    label=name)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("training cue-label agreement (%)")
+        ax.set_title(METRIC_LABELS[gap], fontsize=10)
+    axes[0].set_ylabel("gap (points; 0 = no reliance)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plots.add_caption(fig, plots.provenance_caption(provenance, "ERM + MLP head, one network "
+                                                    "per agreement (first seed)"))
+    return fig
+
+
+def sweep_drawer(payload: dict):
+    """``draw(ax, agreement)`` for the explorer: the five metrics of each read-out at one
+    training cue-label agreement of the sweep."""
+    sweep = payload["sweep"]
+
+    def draw(ax, agreement):
+        j = sweep["agreements"].index(agreement)
+        ax.clear()
+        x = np.arange(len(METRICS))
+        for i, (key, name) in enumerate(SWEEP_READOUTS):
+            ax.bar(x + (i - 1) * 0.27, [100 * sweep[key][j][m] for m in METRICS], width=0.26,
+                   label=name, color=["0.35", "#0072B2", "#E69F00"][i])
+        ax.set_xticks(x, [METRIC_LABELS[m] for m in METRICS], fontsize=7, rotation=20)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_ylim(-100, 100)
+        ax.set_title(f"cues agree with the label in {100 * agreement:.0f} % of training images",
+                     fontsize=8)
+        ax.legend(fontsize=6, loc="lower left")
+
+    return draw

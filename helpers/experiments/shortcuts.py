@@ -24,6 +24,10 @@ and evaluates each on the balanced test split with the Whac-A-Mole metrics
   test set (cues agree 95 %) and on shifted copies of it (background flipped, co-object
   flipped, edge sketch, colour shift; watermark added for ``erm_head_wm``).
 
+With ``cfg.correlations`` non-empty, ``sweep`` adds one ``erm_head`` network (first seed) per
+cue-label agreement (background and co-object alike, 0.5 = no shortcut): its own classifier's
+metrics and DFR at h and z, for the chapter's correlation explorer.
+
 Layers: ``block1..3`` (pooled conv blocks), ``h`` (the encoder output, pre-projection), and for
 head methods ``head hidden`` and ``z`` (post-projection).
 """
@@ -274,6 +278,25 @@ def cue_learnability(cfg, seed: int, device, progress=True) -> dict:
     return out
 
 
+def correlation_sweep(cfg, seed: int, device, progress=True) -> dict:
+    """One ``erm_head`` network per agreement in ``cfg.correlations`` (both cues agree with the
+    label with that probability in training; val/test stay balanced): the own classifier's
+    metrics and DFR at h and z. ``{"agreements": [...], "own"|"dfr_h"|"dfr_z": [metrics, ...]}``."""
+    out = {"agreements": [float(c) for c in cfg.correlations], "own": [], "dfr_h": [], "dfr_z": []}
+    kw = dict(size=cfg.size, seed=seed)
+    val, test = make_urbancars("val", n=cfg.n_val, **kw), make_urbancars("test", n=cfg.n_test, **kw)
+    for agree in tqdm(out["agreements"], desc="cue agreement", disable=not progress):
+        data = {"train": make_urbancars("train", n=cfg.n_train, bg_agree=agree, obj_agree=agree,
+                                        **kw), "val": val, "test": test}
+        net = train_method(cfg, "erm_head", data, seed, device, progress)
+        f_val, f_test = (layer_features(net, d.images, device) for d in (val, test))
+        out["own"].append(_metrics(f_test["logits"].argmax(1), test))
+        for layer, key in ((PRE, "dfr_h"), (POST, "dfr_z")):
+            pred, l2 = dfr(f_val[layer], val, f_test[layer], cfg.l2_grid, seed)
+            out[key].append({**_metrics(pred, test), "l2": l2})
+    return out
+
+
 def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
     """All methods x ``cfg.n_seeds`` seeds (seed, seed + 1, ...). JSON-able:
     ``runs[method]`` is a list (one per seed) of :func:`evaluate` dicts."""
@@ -286,5 +309,6 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
         data = load_data(cfg, s, watermark=method == "erm_head_wm")
         net = train_method(cfg, method, data, s, device, progress)
         runs[method].append(evaluate(net, method, data, cfg, s, device))
+    sweep = correlation_sweep(cfg, seed, device, progress) if cfg.correlations else None
     return {"methods": list(runs), "metrics": list(METRICS), "runs": runs,
-            "learnability": cue_learnability(cfg, seed, device, progress)}
+            "learnability": cue_learnability(cfg, seed, device, progress), "sweep": sweep}
