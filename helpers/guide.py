@@ -38,6 +38,7 @@ FIGURE_TITLES = {
     "ch07-fig-dfr": "Ch. 7, DFR at every layer",
     "ch07-fig-shifts": "Ch. 7, shifted test sets",
     "ch07-fig-whac-a-mole": "Ch. 7, Whac-A-Mole",
+    "ch07-fig-correlation": "Ch. 7, gaps against the cue correlation",
     "ch08-fig-linear": "Ch. 8, the linear model",
     "ch08-fig-simclr": "Ch. 8, k sweep with SimCLR",
     "ch08-fig-supcon": "Ch. 8, k sweep with SupCon",
