@@ -5,7 +5,7 @@ or the layer a chapter recommends) with the same probe read at the head's *outpu
 seeds of one stored result, and grades the evidence:
 
 * ``clear`` - at least 3 seeds, not the ``smoke`` profile, and the mean difference exceeds
-  twice the pooled standard deviation over seeds;
+  twice the standard deviation over seeds of the paired (same network) difference;
 * ``mixed`` - at least 3 seeds outside ``smoke``, but the difference is within that noise;
 * ``weak`` - the ``smoke`` profile or fewer than 3 seeds: a direction, not evidence;
 * ``not computed`` - the chapter has not been run at this profile (the guide never trains).
@@ -85,10 +85,11 @@ class Finding:
 
     @property
     def noise(self) -> float:
-        """Pooled standard deviation over seeds of the two means' difference (points)."""
+        """Standard deviation over seeds of the paired difference below - top (points): h and z
+        come from the same network, so the seed-to-seed level shift cancels."""
         if self.n_seeds < 2:
             return float("nan")
-        return float(np.hypot(np.std(self.below, ddof=1), np.std(self.top, ddof=1)))
+        return float(np.std(self.below - self.top, ddof=1))
 
     @property
     def strength(self) -> str:
@@ -108,7 +109,7 @@ class Finding:
         if not self.computed:
             return (f"not computed at this profile: run {{doc}}`{self.chapter}` first "
                     "(the guide never trains).")
-        noise = "" if np.isnan(self.noise) else f" (seed spread ±{self.noise:.1f})"
+        noise = "" if np.isnan(self.noise) else f" (± {self.noise:.1f} over seeds)"
         values = f"{np.mean(self.below):.1f} % vs {np.mean(self.top):.1f} %"
         if round(abs(self.difference), 1) == 0:
             return f"no difference between {self.below_name} and {self.top_name}: {values}"

@@ -25,6 +25,8 @@ def _finding(below, top, **prov):
 def test_grades_follow_the_rules():
     assert _finding([80, 81, 82], [60, 61, 59]).strength == "clear"
     assert _finding([80, 70, 90], [79, 72, 85]).strength == "mixed"  # within the seed spread
+    # paired: seeds differ in level, but h - z is the same in every seed
+    assert _finding([50, 70, 90], [48, 68, 88.5]).strength == "clear"
     assert _finding([80, 81], [60, 61]).strength == "weak"  # two seeds
     assert _finding([80, 81, 82], [60, 61, 59], profile="smoke").strength == "weak"
     missing = guide.Finding(key="k", question="q", chapter="05-x", figure="f", measure="m",
