@@ -290,14 +290,14 @@ def table_markdown(findings: list[Finding]) -> str:
 # Leaves of the decision chart: (finding keys that support it, the advice).
 CHART = (
     ("Pre-trained with SimCLR\nor another SSL loss", ("ssl-layer", "suppressed-feature",
-     "suppressed-digit"), "probe h (below the head);\nif the task needs a feature the\n"
-     "augmentations remove, h or lower"),
+     "suppressed-digit"), "probe h (below the head);\nif the task needs a feature\n"
+     "the augmentations remove,\nh or lower"),
     ("Pre-trained with labels\n(cross-entropy, SupCon)", ("finer-labels-ce", "finer-labels-supcon"),
-     "downstream labels finer than the\ntraining labels: probe h, not z"),
+     "labels finer than the\ntraining labels:\nprobe h, not z"),
     ("Spurious cues in training,\nor shifted test data", ("shortcuts-dfr", "shortcuts-shift"),
-     "retrain the last layer (DFR) on h\nwith group-balanced validation data"),
+     "retrain the last layer\n(DFR) on h with group-\nbalanced validation data"),
     ("You want to control\nwhat the head drops", ("fixed-head",),
-     "fixed reweighting head; choose k\non a validation split, never test"),
+     "fixed reweighting head;\nchoose k on validation,\nnever on test"),
 )
 COLOURS = {"clear": "#009E73", "mixed": "#E69F00", "weak": "#CC79A7", "not computed": "#BBBBBB"}
 
@@ -323,30 +323,32 @@ def plot_decision_chart(findings: list[Finding], caption: str = ""):
 
     from helpers import plots
 
-    fig, ax = plt.subplots(figsize=(12, 5.4))
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
 
-    def box(x, y, text, colour, width=0.22, height=0.17):
+    def box(x, y, text, colour, width=0.225, height=0.17):
         ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                     boxstyle="round,pad=0.01", fc=colour, ec="0.3", alpha=0.9))
         ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
 
     box(0.5, 0.9, "Which representation do I use\nafter pre-training with a head?", "#DDEEFF",
         width=0.34, height=0.12)
-    xs = np.linspace(0.13, 0.87, len(CHART))
+    xs = np.linspace(0.125, 0.875, len(CHART))
     for x, (situation, keys, advice) in zip(xs, CHART):
         ax.annotate("", (x, 0.64), (0.5, 0.84), arrowprops=dict(arrowstyle="->", color="0.4"))
         box(x, 0.58, situation, "#F2F2F2", height=0.12)
-        ax.annotate("", (x, 0.35), (x, 0.52), arrowprops=dict(arrowstyle="->", color="0.4"))
+        ax.annotate("", (x, 0.45), (x, 0.52), arrowprops=dict(arrowstyle="->", color="0.4"))
         grade = leaf_strength(findings, keys)
-        box(x, 0.26, f"{advice}\n[evidence: {grade};\n{leaf_support(findings, keys)}]",
-            COLOURS[grade], height=0.2)
-    ax.text(0.5, 0.06, "Always: when it is cheap, probe several layers on a validation split "
+        box(x, 0.3, f"{advice}\n\nevidence: {grade}\n{leaf_support(findings, keys)}",
+            COLOURS[grade], height=0.3)
+    ax.text(0.5, 0.07, "Always: when it is cheap, probe several layers on a validation split "
             "and keep the best (Chapter 3).", ha="center", fontsize=9, style="italic")
+    ax.set_ylim(0.03, 0.97)
     ax.legend(handles=[Patch(fc=COLOURS[s], ec="0.3", label=s) for s in STRENGTHS],
-              loc="upper left", fontsize=7, title="evidence", title_fontsize=7, frameon=False)
+              loc="upper left", fontsize=8, title="evidence", title_fontsize=8, frameon=False,
+              bbox_to_anchor=(0.0, 1.02))
     if caption:
         plots.add_caption(fig, caption)
     return fig
