@@ -47,12 +47,12 @@ REGISTRY: dict[str, Entry] = {
     "feature_weighting": Entry("2 Feature weighting", "helpers.experiments.feature_weighting:run"),
     "lower_layer": Entry("3 When lower layers win", "helpers.experiments.lower_layer:run"),
     "expansion": Entry("4 Expansion and shrinkage", "helpers.experiments.expansion:run"),
-    "nonlinear": Entry("Part III: nonlinear networks", "helpers.experiments.nonlinear:run"),
-    "digit_overlay": Entry("Part III: MNIST-on-CIFAR", "helpers.experiments.digit_overlay:run"),
-    "collapse_toy": Entry("Part IV: class collapse, minimal model", "helpers.experiments.collapse_toy:run"),
-    "class_collapse": Entry("Part IV: class collapse", "helpers.experiments.class_collapse:run"),
-    "shortcuts": Entry("Part IV: shortcuts", "helpers.experiments.shortcuts:run"),
-    "reweighting": Entry("Part V: fixed reweighting head", "helpers.experiments.reweighting:run"),
+    "nonlinear": Entry("5 Non-linear features", "helpers.experiments.nonlinear:run"),
+    "digit_overlay": Entry("5 Digits on images", "helpers.experiments.digit_overlay:run"),
+    "collapse_toy": Entry("6 Class collapse, minimal model", "helpers.experiments.collapse_toy:run"),
+    "class_collapse": Entry("6 Class collapse", "helpers.experiments.class_collapse:run"),
+    "shortcuts": Entry("7 Shortcuts", "helpers.experiments.shortcuts:run"),
+    "reweighting": Entry("8 Fixed reweighting", "helpers.experiments.reweighting:run"),
 }
 
 
