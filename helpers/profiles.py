@@ -563,9 +563,10 @@ _CLASS_COLLAPSE = {
                                optimizer="adam", lr=2e-3, weight_decay=1e-5, simclr_lr=2e-3,
                                simclr_weight_decay=1e-6, temperature=0.5, crop_scale_min=0.3,
                                jitter=0.5, methods=_ALL_METHODS, n_seeds=3, probe="ridge"),
-    # Sized, not measured: real CIFAR-100 (20 coarse / 100 fine), width 32, 60 epochs.
-    "gpu": ClassCollapseConfig(data="cifar100", image_size=32, n_train=50_000, n_test=10_000, width=32,
-                               head_hidden=2048, head_out=128, epochs=60, batch_size=512,
+    # Sized, not measured: real CIFAR-100 (20 coarse / 100 fine), width 32; 25k training images
+    # x 25 epochs x 15 runs = 37.5 full epochs (GPU_BUDGET_EPOCHS; 50k x 60 epochs was 180).
+    "gpu": ClassCollapseConfig(data="cifar100", image_size=32, n_train=25_000, n_test=10_000, width=32,
+                               head_hidden=2048, head_out=128, epochs=25, batch_size=512,
                                optimizer="sgd", lr=0.1, weight_decay=5e-4, simclr_lr=1e-3,
                                simclr_weight_decay=1e-6, temperature=0.5, crop_scale_min=0.08,
                                jitter=1.0, methods=_ALL_METHODS, n_seeds=3, probe="logistic"),
@@ -573,7 +574,7 @@ _CLASS_COLLAPSE = {
 # Reference sizes (SCIENCE.md): full-width ResNet-18, SGD lr 0.1, batch 512, head 2048-128, all of
 # CIFAR-100. The reference trains 200-400 epochs; within the chapter budget (PAPER_BUDGET_EPOCHS):
 # 3 seeds x (CE 2 x 1 view + SupCon 2 x 2 views + SimCLR 2 views) x 35 epochs = 420 full epochs.
-_CLASS_COLLAPSE["paper"] = replace(_CLASS_COLLAPSE["gpu"], width=64, epochs=35)
+_CLASS_COLLAPSE["paper"] = replace(_CLASS_COLLAPSE["gpu"], n_train=50_000, width=64, epochs=35)
 
 
 @dataclass(frozen=True)
@@ -621,8 +622,14 @@ _COLLAPSE_TOY["paper"] = replace(_COLLAPSE_TOY["cpu"], toy_seeds=10, toy_probe_d
 # PFLOP). Issue 7's target for helpers.pipeline on one H100 is <= 2 s per full epoch, so a budget
 # of about 420 full epochs is ~14 minutes of training, leaving room for the probes in a chapter's
 # 20 minutes. An estimate from that target, not a measurement: if the pipeline is slower on the
-# GPU, every paper chapter is slower by the same factor.
+# GPU, every paper chapter is slower by the same factor. helpers.budget counts each config's
+# full epochs (`python -m helpers.run --list --profile paper` prints them); tests/test_budget.py
+# fails when a chapter's config goes over its profile's budget.
 PAPER_BUDGET_EPOCHS = 420
+# The gpu profile's chapter budget (15-20 minutes on a modest GPU such as Colab's T4, whose fp16
+# peak is ~15x below an H100's bf16 peak: ~30 s per full epoch at the same efficiency, so about
+# 40 full epochs). Also an estimate, not a measurement.
+GPU_BUDGET_EPOCHS = 40
 # `make full` (python -m helpers.run all --profile paper, issue 7) runs every experiment at its
 # `paper` size above, unchanged: puzzle 400 epochs of the full-width ResNet-18 on CIFAR-10,
 # batch 512 (the headline run; issue 7's target is < 15 min on one H100 with the

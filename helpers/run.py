@@ -133,14 +133,18 @@ def list_entries(profile) -> None:
 
     from helpers import profiles
 
+    from helpers.budget import describe
+
     for name, entry in REGISTRY.items():
+        cost = ""
         try:
             _, config = resolve(name, profile)
             path = result_path(name, profile.name, config.data, entry.seed, config)
             state = "computed" if path.exists() else "to compute"
+            cost = describe(name, config)
         except Unavailable as why:
             state = f"unavailable ({why})"
-        print(f"{name:<18} {entry.chapter:<32} {state}")
+        print(f"{name:<18} {entry.chapter:<32} {state:<11} {cost}".rstrip())
     missing = sorted(set(profiles._EXPERIMENTS) - set(REGISTRY))
     if missing:
         print(f"in helpers/profiles.py but not registered here: {', '.join(missing)}")

@@ -1,0 +1,37 @@
+"""The training cost of each experiment's config, in full epochs, and the profiles' budgets."""
+
+import pytest
+
+from helpers import budget
+from helpers.profiles import GPU_BUDGET_EPOCHS, PAPER_BUDGET_EPOCHS, get_profile
+from helpers.run import REGISTRY
+
+
+def test_full_epoch_unit():
+    # SimCLR on CIFAR-10: 50k images x 2 views, full width, 32 px = one full epoch
+    assert budget.full_epochs_of(50_000, 2, 1) == 1.0
+    assert budget.full_epochs_of(50_000, 1, 1, size=64) == 2.0  # 4x the pixels, half the views
+    assert budget.full_epochs_of(50_000, 2, 1, width=32) == 0.25  # FLOPs ~ width^2
+
+
+def test_hand_counted_paper_costs():
+    paper = get_profile("paper")
+    assert budget.full_epochs("puzzle", paper.config("puzzle")) == 400  # 1 seed x 400 epochs
+    # 3 seeds x 35 epochs x (CE 1 + 1 view, SupCon 2 + 2, SimCLR 2) on all 50k images
+    assert budget.full_epochs("class_collapse", paper.config("class_collapse")) == pytest.approx(420)
+    assert budget.full_epochs("nonlinear", paper.config("nonlinear")) == 0  # no ResNet
+
+
+@pytest.mark.parametrize("profile, limit", [("paper", PAPER_BUDGET_EPOCHS), ("gpu", GPU_BUDGET_EPOCHS)])
+def test_every_chapter_fits_its_profile_budget(profile, limit):
+    prof = get_profile(profile)
+    for name in REGISTRY:
+        cost = budget.full_epochs(name, prof.config(name))
+        assert cost <= limit, (f"{name} at {profile} asks for {cost:.0f} full epochs, over the "
+                               f"budget of {limit}; shrink it in helpers/profiles.py")
+
+
+def test_describe_says_epochs_and_minutes():
+    assert budget.describe("puzzle", get_profile("paper").config("puzzle")) == \
+        "400 full epochs, ~13 min at the H100 target of 2 s each"
+    assert budget.describe("lower_layer", get_profile("paper").config("lower_layer")) == ""
