@@ -85,6 +85,21 @@ def test_logistic_warns_when_out_of_iterations():
         logistic_probe_fit(X, y, 3, l2=1e-3, max_iter=2)
 
 
+def test_probe_accuracy_scores_an_unconverged_refit_quietly(monkeypatch):
+    import functools
+    import warnings
+
+    X, y = blobs(200, 10, 4, seed=2, sep=5.0)
+    short = functools.partial(logistic_probe_fit, max_iter=2)  # sure to run out of iterations
+    with pytest.warns(RuntimeWarning, match="L-BFGS stopped"):
+        short(X, y, 4, l2=1e-3)  # the fitter says so ...
+    monkeypatch.setitem(probes.FITTERS, "logistic", short)
+    with warnings.catch_warnings():  # ... probe_accuracy, which measures accuracy, does not
+        warnings.simplefilter("error")
+        acc, l2 = probe_accuracy(X[:100], y[:100], X[100:], y[100:], method="logistic", l2=1e-3)
+    assert 0 <= acc <= 1 and l2 == 1e-3
+
+
 # Logistic fits with a weak penalty on separable data run L-BFGS to max_iter: a shorter grid
 # keeps the test fast on 2 cores.
 @pytest.mark.parametrize("method, grid", [("ridge", probes.L2_GRID), ("logistic", (1e-2, 1.0, 100.0))])
