@@ -164,17 +164,20 @@ def load_stored(experiment: str, *, profile: Profile | str | None = None, seed: 
     """The stored, verified result :func:`load_or_compute` would load, or None; never computes.
 
     Outside ``smoke`` (and with ``use_committed``) a stored ``paper`` or ``gpu`` result comes
-    first, as in :func:`load_or_compute`. A damaged file is moved aside (and None returned).
+    first, as in :func:`load_or_compute`: of the same data source when the caller names one
+    (a second result of one experiment, e.g. a synthetic sweep next to the image run), else of
+    that profile's own data. A damaged file is moved aside (and None returned).
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     config = prof.config(experiment) if config is None else config
+    named_source = data_source
     data_source = data_source or getattr(config, "data")
     candidates = []
     if use_committed and not prof.is_smoke:
         for name in BIGGER_PROFILES:
             if name != prof.name:
                 big = get_profile(name).config(experiment)
-                candidates.append((name, big, getattr(big, "data")))
+                candidates.append((name, big, named_source or getattr(big, "data")))
     candidates.append((prof.name, config, data_source))
     for name, cfg, data in candidates:
         found = _try_load(result_path(experiment, name, data, seed, cfg),
@@ -202,7 +205,6 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     config = prof.config(experiment) if config is None else config
-    data_source = data_source or getattr(config, "data")
     if os.environ.get(ENV_RECOMPUTE, "") in ("", "0"):
         found = load_stored(experiment, profile=prof, seed=seed, config=config,
                             data_source=data_source, use_committed=use_committed)
@@ -213,6 +215,7 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
                       f", commit {found.provenance.get('git_commit')})")
             return found
 
+    data_source = data_source or getattr(config, "data")
     start = time.perf_counter()
     payload = compute(config, seed)
     prov = {"profile": prof.name, "data_source": data_source, "device": device_name(),

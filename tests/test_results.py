@@ -90,6 +90,21 @@ def test_committed_bigger_result_is_preferred_outside_smoke():
     assert local.calls == 1
 
 
+def test_a_named_data_source_is_looked_up_under_that_source_in_bigger_profiles():
+    # one experiment, two results: the image run and a synthetic sweep (Chapter 8's pattern)
+    results.load_or_compute("puzzle", Counter(value=0.9), profile="paper", verbose=False)
+    sweep = Counter(value=0.3)
+    shown = results.load_or_compute("puzzle", sweep, profile="cpu", data_source="synthetic",
+                                    verbose=False)
+    assert sweep.calls == 1 and shown.provenance["data_source"] == "synthetic"  # not the image run
+    big_sweep = Counter(value=0.7)
+    results.load_or_compute("puzzle", big_sweep, profile="paper", data_source="synthetic",
+                            verbose=False)
+    shown = results.load_or_compute("puzzle", Counter(), profile="cpu", data_source="synthetic",
+                                    verbose=False)
+    assert shown.provenance["profile"] == "paper" and shown.payload["acc"][0] == 0.7
+
+
 def test_load_result_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         results.load_result(tmp_path / "missing.json", "k")
