@@ -16,11 +16,6 @@ from tqdm.auto import tqdm
 from helpers.pipeline import SimCLRStep, SpeedSettings, make_optimizer, run_epoch
 
 
-def _to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (n, 3, H, W) in [0, 255] -> float in [0, 1]; float input is returned unchanged."""
-    return images.float().div_(255) if images.dtype == torch.uint8 else images
-
-
 def _check_images(images: torch.Tensor, batch_size: int) -> None:
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__

@@ -108,17 +108,26 @@ def probe_labels(x: torch.Tensor, sign: torch.Tensor) -> dict[str, torch.Tensor]
     return {"sign": sign, "control": (x[:, 1] > 0).long(), "magnitude": (mag > mag.median()).long()}
 
 
-def scaled(feats: torch.Tensor) -> torch.Tensor:
-    """A layer divided by its root-mean-square norm, (n, k) -> (n, k): the probe then sees only
-    relative scales, so a feature a layer keeps at a tiny scale counts as (almost) lost."""
-    return feats / feats.pow(2).sum(1).mean().sqrt().clamp(min=1e-12)
+def rms_norm(feats: torch.Tensor) -> torch.Tensor:
+    """Root-mean-square norm of a layer's rows, (n, k) -> scalar. Dividing by it leaves the
+    probe only relative scales, so a feature a layer keeps at a tiny scale counts as (almost)
+    lost."""
+    return feats.pow(2).sum(1).mean().sqrt().clamp(min=1e-12)
+
+
+def _probe_layer(cfg, train: torch.Tensor, test: torch.Tensor, y_tr: dict, y_te: dict) -> list:
+    """Test accuracy per target of the fixed-penalty probe on one layer, both splits divided by
+    the training split's RMS norm."""
+    scale = rms_norm(train)
+    return [logistic_probe_fit(train / scale, y_tr[t], 2, l2=cfg.probe_l2, standardize=False)
+            .score(test / scale, y_te[t]) for t in TARGETS]
 
 
 def probe_all(cfg, trained: dict, seed: int) -> np.ndarray:
     """Accuracy (M, n_layers, n_targets) of a fixed-penalty logistic probe on each scaled layer.
 
-    The penalty is fixed (``cfg.probe_l2``) and features are not standardised (see
-    :func:`scaled`): with standardisation any direction, however small, would count."""
+    The penalty is fixed (``cfg.probe_l2``) and features are not standardised but divided by
+    their :func:`rms_norm`: with standardisation any direction, however small, would count."""
     gen = torch.Generator().manual_seed(seed + 1)
     data = SignFlipFeatures(cfg.dim, cfg.amplitude, cfg.sigma)
     x_tr, s_tr = data.sample(cfg.n_probe, gen)
@@ -129,13 +138,10 @@ def probe_all(cfg, trained: dict, seed: int) -> np.ndarray:
         h_tr, z_tr = forward(W1, W2, x_tr, relu)
         h_te, z_te = forward(W1, W2, x_te, relu)
     acc = np.zeros((len(W1), len(LAYERS), len(TARGETS)))
+    acc[:, 0] = _probe_layer(cfg, x_tr, x_te, y_tr, y_te)  # the input is the same for every model
     for m in range(len(W1)):
-        layers = [(x_tr, x_te), (h_tr[m], h_te[m]), (z_tr[m], z_te[m])]
-        for i, (a, b) in enumerate(layers):
-            scale = a.pow(2).sum(1).mean().sqrt().clamp(min=1e-12)  # train split's scale, both splits
-            for j, t in enumerate(TARGETS):
-                probe = logistic_probe_fit(a / scale, y_tr[t], 2, l2=cfg.probe_l2, standardize=False)
-                acc[m, i, j] = probe.score(b / scale, y_te[t])
+        acc[m, 1] = _probe_layer(cfg, h_tr[m], h_te[m], y_tr, y_te)
+        acc[m, 2] = _probe_layer(cfg, z_tr[m], z_te[m], y_tr, y_te)
     return acc
 
 
