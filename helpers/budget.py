@@ -78,4 +78,4 @@ def describe(experiment: str, cfg) -> str:
     if n == 0:
         return ""
     return (f"{n:.0f} full epochs, ~{n * TARGET_SECONDS_PER_FULL_EPOCH / 60:.0f} min at the H100 "
-            "target of 2 s each")
+            f"target of {TARGET_SECONDS_PER_FULL_EPOCH:g} s each")

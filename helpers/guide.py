@@ -326,7 +326,6 @@ def plot_decision_chart(findings: list[Finding], caption: str = ""):
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
 
     def box(x, y, text, colour, width=0.225, height=0.17):
         ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,

@@ -217,7 +217,8 @@ def test_plots_return_figures(payload):
         assert isinstance(fig, plt.Figure)
         assert any("profile smoke" in t.get_text() for t in fig.texts)  # the provenance caption
         plt.close(fig)
-    fig = digit_overlay.example_images(_tiny_cfg(), seed=0, n=4)
-    labels = [ax.get_xlabel() for ax in fig.axes[-4:]]
-    assert set(labels) <= {"kept", "dropped"} and len(fig.axes) == 4 * 3
-    plt.close(fig)
+    for p_drop, label in ((0.0, "kept"), (1.0, "dropped")):  # the labels follow the draw
+        fig = digit_overlay.example_images(_tiny_cfg(), seed=0, n=4, p_drop=p_drop, profile="smoke")
+        assert [ax.get_xlabel() for ax in fig.axes[-4:]] == [label] * 4 and len(fig.axes) == 4 * 3
+        assert any("profile smoke" in t.get_text() for t in fig.texts)
+        plt.close(fig)

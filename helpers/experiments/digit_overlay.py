@@ -286,9 +286,10 @@ def plot_heatmaps(payload: dict, provenance: dict):
     return fig
 
 
-def example_images(cfg, seed: int, n: int = 6, p_drop: float = 0.5):
+def example_images(cfg, seed: int, n: int = 6, p_drop: float = 0.5, profile: str = "?"):
     """A few training images with their digit at each strength in ``cfg.strengths``, then a row
-    of DropDigit views (strongest s, ``p_drop``) labelled kept / dropped."""
+    of DropDigit views (strongest s, ``p_drop``) labelled kept / dropped; ``profile`` (its name)
+    goes into the caption."""
     from helpers import plots
 
     _check_config(cfg)
@@ -299,7 +300,7 @@ def example_images(cfg, seed: int, n: int = 6, p_drop: float = 0.5):
     keep = torch.rand(n, generator=torch.Generator().manual_seed(seed)) >= p_drop  # view()'s draw
     rows[f"view, p_drop {p_drop:g}"] = augment.view(data.packed, torch.Generator().manual_seed(seed))
     titles = [f"class {int(c)}\ndigit {int(d)}" for c, d in zip(data.labels, data.digits)]
-    fig = plots.show_image_rows(rows, titles, caption=f"data: {data.source}; top rows: the digit "
+    fig = plots.show_image_rows(rows, titles, caption=f"profile {profile} | data: {data.source}; top rows: the digit "
                                 f"at each strength; bottom: SimCLR views with DropDigit (s = {s_max:g})")
     for ax, kept in zip(fig.axes[-n:], keep):
         ax.set_xlabel("kept" if kept else "dropped", fontsize=8)

@@ -193,7 +193,10 @@ def plot_learnability(payload: dict, provenance: dict):
     ax.set_ylabel("test accuracy for that cue (%)")
     ax.set_title("How fast is each cue learned on its own?")
     ax.legend(fontsize=8)
-    plots.add_caption(fig, plots.provenance_caption(provenance, "balanced images, cues independent"))
+    # cue_learnability always draws the procedural stand-in (the real folders cannot separate
+    # the cues), whatever the run's data source
+    plots.add_caption(fig, plots.provenance_caption(
+        provenance, "curves on the procedural stand-in: balanced images, cues independent"))
     return fig
 
 
