@@ -32,6 +32,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from helpers import course  # noqa: E402
+
 NOTATION_PAGE = ROOT / "book" / "notation.md"
 
 # LaTeX grammar: operators, relations, delimiters, spacing, sizes, functions with a fixed meaning
@@ -239,7 +242,7 @@ def missing(path: Path, page: Path = NOTATION_PAGE) -> dict[str, Use]:
 
 def chapters(book: Path = ROOT / "book") -> list[Path]:
     """The chapter notebooks, book/NN-*.ipynb, in order."""
-    return sorted(book.glob("[0-9]*.ipynb"))
+    return list(course.chapter_notebooks(book).values())
 
 
 def main(argv=None) -> int:

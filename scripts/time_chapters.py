@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from helpers import course  # noqa: E402
+from helpers import course, runtime  # noqa: E402
 
 
 # Thread limits in force (a shared machine may cap them); recorded with every measurement.
@@ -66,15 +65,9 @@ def machine() -> dict:
 
 
 def git_state() -> tuple[str, bool]:
-    """(commit, whether the working tree has uncommitted changes); ('unknown', False) outside git."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                    capture_output=True, text=True, check=True).stdout.strip())
-        return commit, dirty
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", False
+    """(commit, whether tracked files have uncommitted changes); ('unknown', False) outside git."""
+    commit = runtime.git_commit() or "unknown"
+    return commit.removesuffix("+dirty"), commit.endswith("+dirty")
 
 
 def run_notebook(path: Path, timeout: int, keep: Path | None) -> tuple[float, str]:
