@@ -15,11 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.distributed import train_entry  # noqa: E402
 from helpers.experiments.shortcuts import METHODS  # noqa: E402
+from helpers.profiles import PROFILE_NAMES  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "gpu", "paper"))
+    parser.add_argument("--profile", default="cpu", choices=PROFILE_NAMES)
     parser.add_argument("--method", default="erm_head", choices=METHODS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from helpers.data.registry import ImageSet, data_root
+from helpers.data.urbancars import CLASSES, group_index
 
 URBANCARS_SPLIT_DIRS = {"train": "bg-0.95_co_occur_obj-0.95/train",
                         "val": "bg-0.5_co_occur_obj-0.5/val",
@@ -104,9 +105,9 @@ def load_urbancars(root, split: str, size: int | None = None) -> ImageSet:
     if not paths:
         raise ValueError(f"{base} holds no .jpg images; {HOW_TO_GET}")
     c = torch.tensor(cues, dtype=torch.int64)
-    return ImageSet(_stack(paths, size), c[:, 0].clone(), ["urban car", "country car"],
-                    f"UrbanCars ({split})", {"bg": c[:, 1].clone(), "coobj": c[:, 2].clone(),
-                                             "group": 4 * c[:, 0] + 2 * c[:, 1] + c[:, 2]})
+    return ImageSet(_stack(paths, size), c[:, 0].clone(), list(CLASSES), f"UrbanCars ({split})",
+                    {"bg": c[:, 1].clone(), "coobj": c[:, 2].clone(),
+                     "group": group_index(c[:, 0], c[:, 1], c[:, 2])})
 
 
 def load_wnid_folder(root, wnids=None, size: int = 64, name: str = "ImageNet-R") -> ImageSet:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.experiments.shortcuts import LLE_SHIFTS, METHOD_NAMES, POST, PRE
+from helpers.experiments.shortcuts import LLE_SHIFTS, METHOD_NAMES, POST, PRE, layer_names
 from helpers.metrics import METRIC_LABELS, METRICS
 
 # What the paper reports (Li et al. 2023, Table 2 / Sec. 5; real UrbanCars, ResNet-50), in points.
@@ -115,9 +115,10 @@ def plot_dfr_by_layer(payload: dict, provenance: dict):
             for v in vals:
                 ax.scatter(x, v, s=10, color=plots.PALETTE[i], alpha=0.45)
     for ax, metric in zip(axes, ("worst_group", "both_gap")):
-        names = ["block1", "block2", "block3", "h (pre)", "head hidden", "z (post)"]
+        layers = layer_names("erm_head")
+        names = [{PRE: f"{PRE} (pre)", POST: f"{POST} (post)"}.get(l, l) for l in layers]
         ax.set_xticks(range(len(names)), names, rotation=20)
-        ax.axvline(3, color="0.75", lw=8, alpha=0.35, zorder=0)
+        ax.axvline(layers.index(PRE), color="0.75", lw=8, alpha=0.35, zorder=0)
         ax.set_ylabel(f"DFR test {METRIC_LABELS[metric]} (points)")
     axes[0].legend(fontsize=7)
     fig.suptitle("Last-layer retraining (DFR) at every layer", fontsize=11)
@@ -205,8 +206,7 @@ def metric_drawer(payload: dict):
     rows = table_rows(payload)
 
     def draw(ax, method, evaluation):
-        r = next((r for r in rows if r["method"] == METHOD_NAMES[method]
-                  and r["evaluation"].startswith(evaluation)), None)
+        r = find_row(rows, method, evaluation)
         ax.clear()
         if r is None:
             ax.text(0.5, 0.5, "not computed for this method", ha="center", transform=ax.transAxes)
@@ -273,6 +273,8 @@ def plot_correlation_sweep(payload: dict, provenance: dict):
 def sweep_drawer(payload: dict):
     """``draw(ax, agreement)`` for the explorer: the five metrics of each read-out at one
     training cue-label agreement of the sweep."""
+    from helpers import plots
+
     sweep = payload["sweep"]
 
     def draw(ax, agreement):
@@ -281,7 +283,7 @@ def sweep_drawer(payload: dict):
         x = np.arange(len(METRICS))
         for i, (key, name) in enumerate(SWEEP_READOUTS):
             ax.bar(x + (i - 1) * 0.27, [100 * sweep[key][j][m] for m in METRICS], width=0.26,
-                   label=name, color=["0.35", "#0072B2", "#E69F00"][i])
+                   label=name, color=plots.PALETTE[i])  # the colours of plot_correlation_sweep
         ax.set_xticks(x, [METRIC_LABELS[m] for m in METRICS], fontsize=7, rotation=20)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_ylim(-100, 100)

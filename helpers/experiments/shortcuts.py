@@ -305,8 +305,12 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
     runs.update({m: [] for m in cfg.first_seed_methods})
     jobs = [(m, seed + k) for k in range(cfg.n_seeds) for m in cfg.methods]
     jobs += [(m, seed) for m in cfg.first_seed_methods]  # costly extras: one seed
+    loaded = {}  # (seed, watermarked) -> image sets, built once for all methods of that seed
     for method, s in tqdm(jobs, desc="models", disable=not progress):
-        data = load_data(cfg, s, watermark=method == "erm_head_wm")
+        key = (s, method == "erm_head_wm")
+        if key not in loaded:
+            loaded = {key: load_data(cfg, s, watermark=key[1])}  # one seed's sets held at a time
+        data = loaded[key]
         net = train_method(cfg, method, data, s, device, progress)
         runs[method].append(evaluate(net, method, data, cfg, s, device))
     sweep = correlation_sweep(cfg, seed, device, progress) if cfg.correlations else None
