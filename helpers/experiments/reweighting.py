@@ -33,7 +33,7 @@ from helpers.data.registry import load_image_set
 from helpers.heads import FixedReweightingHead, MLPHead
 from helpers.losses import nt_xent, supcon
 from helpers.models import ResNet18
-from helpers.probes import ridge_probe_fit
+from helpers.probes import extract_features, ridge_probe_fit
 from helpers.runtime import get_device, seed_everything
 
 SETTINGS = ("simclr", "supcon", "ce")
@@ -160,15 +160,13 @@ def pretrain(encoder: nn.Module, head: nn.Module, images: torch.Tensor, setting:
     return history
 
 
-@torch.no_grad()
 def features(encoder, head, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
     """{'h': (n, d), 'z': (n, p)} of clean uint8 images (n, 3, S, S), in batches, CPU float."""
-    out = {"h": [], "z": []}
-    for start in range(0, len(images), 512):
-        h = encoder(images[start:start + 512].to(device).float().div(255))
-        out["h"].append(h.cpu())
-        out["z"].append(head(h).cpu())
-    return {k: torch.cat(v) for k, v in out.items()}
+    def layers(x):
+        h = encoder(x.float().div(255))
+        return {"h": h, "z": head(h)}
+
+    return extract_features(layers, images, device=device)
 
 
 def scaled_probe(train_X, train_y, eval_sets, l2: float) -> list[float]:
@@ -188,11 +186,13 @@ def scaled_probe(train_X, train_y, eval_sets, l2: float) -> list[float]:
 
 # --- the sweep ---------------------------------------------------------------------------------
 
-def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True) -> dict:
+def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True,
+                data: dict | None = None) -> dict:
     """One setting, every head, ``cfg.n_seeds`` seeds. ``acc`` is nested lists
-    (head, seed, task, layer, split) of accuracies; names in ``heads``/``tasks``/``layers``."""
+    (head, seed, task, layer, split) of accuracies; names in ``heads``/``tasks``/``layers``.
+    ``data``: :func:`load_data`'s result for this setting, when the caller already has it."""
     device = get_device(device)
-    data = load_data(cfg, setting, seed)
+    data = load_data(cfg, setting, seed) if data is None else data
     names = head_names(cfg)
     acc, losses = [], []
     total = len(names) * cfg.n_seeds
@@ -228,6 +228,8 @@ def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True
 def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
     """Every setting of the chapter; JSON-able. ``payload[setting]`` as :func:`run_setting`."""
     out = {"kappas": list(cfg.kappas), "network": f"ResNet-18 (CIFAR stem, width {cfg.width})"}
+    supervised = load_data(cfg, "supcon", seed)  # SupCon and cross-entropy share one hierarchy
     for setting in SETTINGS:
-        out[setting] = run_setting(cfg, setting, seed, device, progress)
+        data = load_data(cfg, setting, seed) if setting == "simclr" else supervised
+        out[setting] = run_setting(cfg, setting, seed, device, progress, data=data)
     return out
