@@ -146,7 +146,7 @@ def _nonlinear(payload):
     from helpers.experiments import nonlinear
 
     acc = 100 * np.asarray(payload["accuracy"], dtype=float)  # (models, layers, targets)
-    wd = nonlinear._default_decay(payload)
+    wd = nonlinear.default_decay(payload)
     models = nonlinear.select(payload, "relu", max(d["p_flip"] for d in payload["models"]), wd)
     s = payload["targets"].index("sign")
     h, z = payload["layers"].index("hidden h"), payload["layers"].index("output z")

@@ -177,6 +177,7 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
     show = [table.index((kind, 0.5, float(cfg.weight_decay), 0)) for kind in KINDS]
     return {
         "models": [{"kind": k, "p_flip": p, "weight_decay": w, "seed": s} for k, p, w, s in table],
+        "weight_decay": cfg.weight_decay,  # the p_flip sweep's decay
         "layers": list(LAYERS), "targets": list(TARGETS),
         "accuracy": acc.tolist(),  # (M, n_layers, n_targets)
         "sensitivity": resp["sensitivity"].tolist(),  # (M, 2): h, z
@@ -205,7 +206,7 @@ def sweep_curve(payload: dict, kind: str, axis: str, layer: str, target: str = "
     """(x values, mean, std over seeds) of one probe accuracy along the p_flip or decay sweep."""
     acc = np.asarray(payload["accuracy"])
     i, j = payload["layers"].index(layer), payload["targets"].index(target)
-    default_wd = _default_decay(payload)
+    default_wd = default_decay(payload)
     if axis == "p_flip":
         xs = sorted({d["p_flip"] for d in payload["models"] if np.isclose(d["weight_decay"], default_wd)})
         groups = [select(payload, kind, p, default_wd) for p in xs]
@@ -216,17 +217,15 @@ def sweep_curve(payload: dict, kind: str, axis: str, layer: str, target: str = "
     return np.array(xs), np.array([v.mean() for v in vals]), np.array([v.std() for v in vals])
 
 
-def _default_decay(payload: dict) -> float:
-    counts = {}
-    for d in payload["models"]:
-        counts[d["weight_decay"]] = counts.get(d["weight_decay"], 0) + 1
-    return max(counts, key=counts.get)  # the p_flip sweep's decay: the most models use it
+def default_decay(payload: dict) -> float:
+    """The weight decay of the p_flip sweep (``cfg.weight_decay`` of the run)."""
+    return payload["weight_decay"]
 
 
 def layer_table(payload: dict, p_flip: float = 0.5) -> dict:
     """{kind: (n_layers, n_targets) mean accuracy over seeds} at ``p_flip`` and the default decay."""
     acc = np.asarray(payload["accuracy"])
-    wd = _default_decay(payload)
+    wd = default_decay(payload)
     return {kind: acc[select(payload, kind, p_flip, wd)].mean(0) for kind in KINDS}
 
 
@@ -271,7 +270,7 @@ def plot_sweeps(payload: dict, provenance: dict):
             ax.set_xticks(xp, [f"{v:g}" for v in x])
         ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
     axes[0].set_xlabel("sign-flip probability $p_{flip}$")
-    axes[0].set_title(f"(a) weight decay {_default_decay(payload):g}", fontsize=10)
+    axes[0].set_title(f"(a) weight decay {default_decay(payload):g}", fontsize=10)
     axes[1].minorticks_off()
     axes[1].set_xlabel("weight decay $\\lambda$ (log scale; 0 drawn at the left edge)")
     axes[1].set_title("(b) $p_{flip} = 1/2$", fontsize=10)
