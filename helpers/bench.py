@@ -40,6 +40,7 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers.augment import SimCLRAugment
+from helpers.augment_stats import SIMCLR_SPEC
 from helpers.heads import MLPHead
 from helpers.models import ResNet18
 from helpers.pipeline import SimCLRStep, SpeedSettings, make_optimizer
@@ -135,10 +136,12 @@ class _TorchvisionViews(torch.utils.data.Dataset):
         import torchvision.transforms as T
 
         self.images = images.permute(0, 2, 3, 1).numpy()  # (n, H, W, 3) for PIL
+        spec = SIMCLR_SPEC  # the settings the pipeline's sampler is tested against
         self.transform = T.Compose([
-            T.RandomResizedCrop(size), T.RandomHorizontalFlip(),
-            T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-            T.RandomGrayscale(p=0.2), T.ToTensor()])
+            T.RandomResizedCrop(size, scale=spec["scale"], ratio=spec["ratio"]),
+            T.RandomHorizontalFlip(p=spec["p_flip"]),
+            T.RandomApply([T.ColorJitter(*spec["jitter"])], p=spec["p_jitter"]),
+            T.RandomGrayscale(p=spec["p_gray"]), T.ToTensor()])
 
     def __len__(self) -> int:
         return len(self.images)
@@ -158,7 +161,7 @@ def _time_baseline(cfg, device, images, settings, progress) -> tuple[float, SimC
         persistent_workers=workers > 0)
     step = _step(cfg, device, settings)
     need = cfg.warmup_steps + cfg.timed_steps
-    batches, start, total = 0, None, torch.zeros((), device=device)
+    batches, start = 0, None
     bar = tqdm(total=need, desc="  steps", disable=not progress, leave=False)
     while batches < need:
         for v1, v2 in loader:
@@ -167,7 +170,7 @@ def _time_baseline(cfg, device, images, settings, progress) -> tuple[float, SimC
                 start = time.perf_counter()
             v1 = v1.to(device, non_blocking=True)
             v2 = v2.to(device, non_blocking=True)
-            total += step.on_views(v1, v2)
+            step.on_views(v1, v2)  # the loss stays on the device: no sync inside the timing
             batches += 1
             bar.update()
             if batches == need:
@@ -181,14 +184,14 @@ def _time_pipeline(cfg, device, images, settings, progress) -> tuple[float, SimC
     data = images.to(device)  # the whole set on the device, uint8
     step = _step(cfg, device, settings)
     gen = torch.Generator(device=device).manual_seed(0)
-    total, start = torch.zeros((), device=device), None
+    start = None
     for i in tqdm(range(cfg.warmup_steps + cfg.timed_steps), desc="  steps", disable=not progress,
                   leave=False):
         if i == cfg.warmup_steps:
             _sync(device)
             start = time.perf_counter()
         idx = torch.randint(0, len(data), (cfg.batch_size,), device=device, generator=gen)
-        total += step(data[idx], gen)  # no .item(): the loss stays on the device
+        step(data[idx], gen)  # no .item(): the loss stays on the device
     _sync(device)
     return time.perf_counter() - start, step
 

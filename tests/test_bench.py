@@ -23,7 +23,9 @@ def test_smoke_bench_runs_and_writes_a_report(tmp_path, capsys):
         assert row["s_per_epoch"] == pytest.approx(report["config"]["n_images"] / row["images_per_s"])
         assert row["peak_memory_gib"] is None  # no GPU memory on a CPU
         assert row["setup"] in out
-    assert report["rows"][0]["speedup"] == 1.0
+    base = report["rows"][0]["images_per_s"]  # every ratio is against the fp32 baseline
+    assert [r["speedup"] for r in report["rows"]] == pytest.approx(
+        [r["images_per_s"] / base for r in report["rows"]])
     prov = report["provenance"]
     for key in ("device", "versions", "git_commit", "date_utc"):
         assert key in prov
