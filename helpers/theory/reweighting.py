@@ -34,7 +34,7 @@ import numbers
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from helpers.theory.linear import feature_moments
+from helpers.theory.linear import feature_moments, spectral_loss
 
 
 def check_kappa(kappa) -> float:
@@ -125,9 +125,7 @@ def fixed_head_gd(phi, p, sigma: float, kappa: float, *, width: int | None = Non
         G = -4 * V * m + 4 * ((V * s) @ V.T) @ V * s  # (width, d)
         W = W - lr * (D * G + 2 * weight_decay * W)
     V = D * W
-    wsw = (V * s) @ V.T
-    loss = float(-2 * np.sum(m * np.sum(V**2, axis=0)) + np.sum(wsw**2)
-                 + weight_decay * np.sum(W**2))
+    loss = spectral_loss(V, m, s) + weight_decay * float(np.sum(W**2))
     return {"W": W, "V": V, "h_gain": np.linalg.norm(W, axis=0),
             "z_gain": np.linalg.norm(V, axis=0), "loss": loss}
 
