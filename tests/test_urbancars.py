@@ -81,7 +81,13 @@ def test_watermark_on_one_class_and_placement():
     ys, xs = np.nonzero(m > 0.3)
     assert xs.min() < 0.1 * 64 and xs.mean() < 0.5 * 64  # starts at the left edge
     assert abs(ys.mean() / 64 - 0.40) < 0.08  # at about 40 % height
-    assert uc.WATERMARK_OPACITY == 0.5
+    # opacity 0.5, measured in the pixels: with and without the mark, (a - b) = 0.5 m (255 - b)
+    a = uc.make_urbancars("test", size=64, seed=0, n=16, shift="watermark_add").images.double()
+    b = uc.make_urbancars("test", size=64, seed=0, n=16, shift="watermark_remove").images.double()
+    mask = torch.as_tensor(m).double()
+    under = mask > 0.5
+    ratio = ((a - b) / ((255 - b).clamp(min=20) * mask))[:, :, under]
+    assert abs(ratio.median().item() - 0.5) < 0.03
 
 
 def test_each_cue_is_learnable_alone():
