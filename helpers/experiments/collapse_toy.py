@@ -162,8 +162,11 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
     jobs = [(loss, k) for loss in LOSSES for k in range(cfg.toy_seeds)]
     for loss, k in tqdm(jobs, desc="toy networks", disable=not progress):
         net, trace = train_toy(loss, x_tr, c_tr, cfg, seed + k)
-        acc = probe_all(layers_of(net, x_tr), layers_of(net, x_te), (f_tr, c_tr), (f_te, c_te), K,
-                        cfg)
+        hz_tr, hz_te = ({k: v for k, v in layers_of(net, x).items() if k != LAYERS[0]}
+                        for x in (x_tr, x_te))
+        acc = probe_all(hz_tr, hz_te, (f_tr, c_tr), (f_te, c_te), K, cfg)
+        # the input x is the same data for every network: its probes are the idealised run's
+        acc = {key: [out["idealised"][key][0]] + values for key, values in acc.items()}
         means = subclass_means(net, K, a)
         entry = out.setdefault(loss, {**{key: [] for key in acc}, "trace": [], "sibling_h": [],
                                       "sibling_z": []})
