@@ -490,3 +490,47 @@ class SimCLRAugment(torch.nn.Module):
     def extra_repr(self) -> str:
         return (f"size={self.size}, scale={self.scale}, ratio={self.ratio}, jitter={self.jitter}, "
                 f"p_jitter={self.p_jitter}, p_gray={self.p_gray}, p_flip={self.p_flip}")
+
+
+# ---------------------------------------------------------------------------- recipes
+
+
+def simclr_augment(size: int, crop_scale_min: float, jitter: float) -> SimCLRAugment:
+    """SimCLR's augmentation at colour-jitter strength s (Chen et al. 2020, App. A): crops of
+    area in [crop_scale_min, 1], jitter (0.8s, 0.8s, 0.8s, 0.2s). Chapters 1, 4, 5, 6, 8."""
+    return SimCLRAugment(size=size, scale=(crop_scale_min, 1.0),
+                         jitter=(0.8 * jitter,) * 3 + (0.2 * jitter,))
+
+
+class ShiftFlip(torch.nn.Module):
+    """Light supervised augmentation (Chapter 7): each image translated by up to ``max_shift``
+    of its size (border padding) and flipped left-right with probability 1/2, one affine warp
+    for the batch. Shapes: (B, 3, H, W) uint8 or float in [0, 1] -> (B, 3, H, W) float.
+
+    Raises:
+        ValueError: ``max_shift`` outside [0, 0.5].
+    """
+
+    def __init__(self, max_shift: float = 0.06):
+        super().__init__()
+        if not 0.0 <= float(max_shift) <= 0.5:
+            raise ValueError(f"max_shift is a fraction of the image side in [0, 0.5], got {max_shift!r}")
+        self.max_shift = float(max_shift)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _check_images(x, allow_uint8=True)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x
+        b = len(x)
+        t = (torch.rand(b, 2, generator=generator, device=x.device) * 2 - 1) * 2 * self.max_shift
+        flip = torch.where(torch.rand(b, generator=generator, device=x.device) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0], theta[:, 1, 1] = flip, 1.0
+        theta[:, :, 2] = t  # affine_grid's units: the half-side, hence the factor 2 above
+        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        return torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+    def two_views(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        return self.forward(x, generator), self.forward(x, generator)
+
+    def extra_repr(self) -> str:
+        return f"max_shift={self.max_shift}"

@@ -161,13 +161,13 @@ def supcon(features: torch.Tensor, labels: torch.Tensor, temperature: float = 0.
     log_prob = (u @ u.T / temperature).masked_fill(self_mask, float("-inf")).log_softmax(dim=1)
     positive = (lab[:, None] == lab[None, :]) & ~self_mask  # (A, A)
     n_pos = positive.sum(dim=1)
-    has_pos = n_pos > 0
-    if not has_pos.any():
+    has_pos = n_pos > 0  # always true with two or more views (an anchor's other view)
+    if views == 1 and not has_pos.any():  # checked only where it can fail: vmap-friendly
         raise ValueError("no anchor has a positive: every label occurs once and there is one "
                          "view; use two or more views or batches with repeated labels")
     # masked_fill before summing: 0 * -inf on the diagonal would give nan
-    per_anchor = -log_prob.masked_fill(~positive, 0.0).sum(dim=1)[has_pos] / n_pos[has_pos]
-    return per_anchor.mean()
+    per_anchor = -log_prob.masked_fill(~positive, 0.0).sum(dim=1) / n_pos.clamp_min(1)
+    return (per_anchor * has_pos).sum() / has_pos.sum()  # mean over anchors with a positive
 
 
 def spectral_contrastive(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

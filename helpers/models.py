@@ -220,3 +220,27 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """h = pooled stage-4 output, (batch, in_channels, H, W) -> (batch, 8 * width)."""
         return self.forward_features(x)["stage4"]
+
+
+class Network(nn.Module):
+    """What every chapter trains: encoder -> projection head -> (classifier), one module.
+
+    ``forward(x)`` returns ``(h, z, logits)``: h (batch, encoder.out_dim) the pre-projection
+    representation, z (batch, head.out_dim) the head output the loss sees, logits
+    (batch, n_classes) the classifier's output on z, or None without a classifier.
+    :func:`helpers.layers.network_layers` names every layer in the book's vocabulary.
+
+    Args:
+        encoder: images (batch, C, H, W) float -> (batch, d); ``out_dim`` attribute.
+        head: (batch, d) -> (batch, p) with ``forward_layers`` (:mod:`helpers.heads`).
+        classifier: optional (batch, p) -> (batch, n_classes), for cross-entropy.
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, classifier: nn.Module | None = None):
+        super().__init__()
+        self.encoder, self.head, self.classifier = encoder, head, classifier
+
+    def forward(self, x: torch.Tensor):
+        h = self.encoder(x)
+        z = self.head(h)
+        return h, z, (self.classifier(z) if self.classifier is not None else None)

@@ -11,8 +11,9 @@ from torch import nn
 from helpers import pipeline
 from helpers.augment import SimCLRAugment
 from helpers.augment_stats import SIMCLR_SPEC, check_view_sampler
-from helpers.pipeline import SimCLRStep, SpeedSettings, make_optimizer, maybe_compile, run_epoch
-from helpers.train import train_simclr
+from helpers.models import Network
+from helpers.pipeline import SpeedSettings, make_optimizer, maybe_compile
+from helpers.train import Recipe, Trainer, train
 
 CUDA = torch.cuda.is_available()
 
@@ -123,11 +124,12 @@ def plain_loop(views, lr=1e-2, tau=0.5):
 
 
 def fast_path(views, settings, lr=1e-2, tau=0.5):
+    """The engine's step (one seed) on given views; the loss after each update."""
     encoder, head = tiny_model()
-    opt = make_optimizer(list(encoder.parameters()) + list(head.parameters()), "adam", lr=lr,
-                         weight_decay=0.0, fused=settings.fused_optimizer)
-    step = SimCLRStep(encoder, head, None, opt, temperature=tau, settings=settings)
-    return [step.on_views(v1, v2).item() for v1, v2 in views]
+    recipe = Recipe("simclr", epochs=1, batch_size=len(views[0][0]), lr=lr, weight_decay=0.0,
+                    temperature=tau)
+    trainer = Trainer([Network(encoder, head)], recipe, None, [None], settings=settings)
+    return [trainer.on_views([torch.cat([v1, v2])], [None]).item() for v1, v2 in views]
 
 
 def test_fast_path_equals_plain_loop_on_the_same_views():
@@ -142,57 +144,10 @@ def test_bf16_channels_last_on_cpu_stays_close_to_fp32():
     op) moves a loss of ~3 by a few hundredths over 5 steps, not more; and it is really on."""
     views = fixed_views()
     ref = fast_path(views, SpeedSettings.plain())
-    fast = fast_path(views, SpeedSettings(autocast_bf16=True, channels_last=True, compile=False,
-                                          fused_optimizer=False))
+    fast = fast_path(views, SpeedSettings(amp_dtype=torch.bfloat16, channels_last=True,
+                                          compile=False, fused_optimizer=False))
     assert fast != ref  # autocast changed the arithmetic
     assert fast == pytest.approx(ref, abs=0.05)
-
-
-def test_train_simclr_on_cpu_is_the_plain_loop_bit_for_bit():
-    """train_simclr = run_epoch(SimCLRStep) reproduces the pre-pipeline loop exactly on a CPU."""
-    images = torch.randint(0, 256, (48, 3, 12, 12), generator=torch.Generator().manual_seed(2),
-                           dtype=torch.uint8)
-    aug, kw = SimCLRAugment(size=12, scale=(0.2, 1.0)), dict(lr=1e-2, weight_decay=1e-6)
-    encoder, head = tiny_model()
-    hist = train_simclr(encoder, head, images, aug, epochs=2, batch_size=16, temperature=0.5,
-                        seed=3, progress=False, **kw)
-    # the loop as it was written before helpers.pipeline existed
-    from helpers.losses import nt_xent
-    e2, h2 = tiny_model()
-    opt = torch.optim.Adam(list(e2.parameters()) + list(h2.parameters()), **kw)
-    gen, data, losses = torch.Generator().manual_seed(3), images.float().div_(255), []
-    for _ in range(2):
-        order, total = torch.randperm(48, generator=gen), torch.zeros(())
-        for s in range(3):
-            v1, v2 = aug.two_views(data[order[s * 16:(s + 1) * 16]], generator=gen)
-            z = h2(e2(torch.cat([v1, v2])))
-            loss = nt_xent(z[:16], z[16:], temperature=0.5)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach()
-        losses.append(total.item() / 3)
-    assert hist["loss"] == losses
-    for a, b in zip(encoder.parameters(), e2.parameters()):
-        assert torch.equal(a, b)
-
-
-def test_run_epoch_is_seeded_and_sums_on_the_device():
-    data = torch.randint(0, 256, (40, 3, 12, 12), generator=torch.Generator().manual_seed(0),
-                         dtype=torch.uint8)
-
-    def losses(seed):
-        encoder, head = tiny_model()
-        opt = make_optimizer(list(encoder.parameters()) + list(head.parameters()), "sgd",
-                             lr=0.05, weight_decay=0.0)
-        step = SimCLRStep(encoder, head, SimCLRAugment(size=12), opt, temperature=0.5,
-                          settings=SpeedSettings.plain())
-        gen = torch.Generator().manual_seed(seed)
-        out = [run_epoch(step, data, 16, gen) for _ in range(2)]
-        assert all(isinstance(t, torch.Tensor) and t.ndim == 0 and n == 2 for t, n in out)
-        return [t.item() for t, _ in out]
-
-    assert losses(1) == losses(1) and losses(1) != losses(2)
 
 
 # ---------------------------------------------------------------------- settings, compile
@@ -200,9 +155,11 @@ def test_run_epoch_is_seeded_and_sums_on_the_device():
 
 def test_settings_per_device(monkeypatch):
     monkeypatch.delenv(pipeline.ENV_COMPILE, raising=False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (9, 0))
     assert SpeedSettings.for_device("cpu") == SpeedSettings.plain()
     cuda = SpeedSettings.for_device("cuda")
-    assert cuda.autocast_bf16 and cuda.channels_last and cuda.fused_optimizer and not cuda.compile
+    assert cuda.amp_dtype == torch.bfloat16 and cuda.channels_last and cuda.fused_optimizer
+    assert not cuda.compile
     monkeypatch.setenv(pipeline.ENV_COMPILE, "1")
     assert SpeedSettings.for_device("cuda").compile and not SpeedSettings.for_device("cpu").compile
     assert SpeedSettings.for_device("cuda", compile=False).compile is False
@@ -241,32 +198,32 @@ def test_compiled_function_is_used_when_compiling_works(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     views = fixed_views(steps=2)
-    settings = SpeedSettings(autocast_bf16=False, channels_last=False, compile=True,
+    settings = SpeedSettings(amp_dtype=None, channels_last=False, compile=True,
                              fused_optimizer=False)
     assert fast_path(views, settings) == pytest.approx(fast_path(views, SpeedSettings.plain()))
     assert len(calls) == 2
 
 
 @pytest.mark.skipif(not CUDA, reason="needs CUDA")
-def test_cuda_step_has_no_host_device_sync_and_matches_fp32():
+def test_cuda_epoch_has_no_host_device_sync_and_matches_fp32():
     device = torch.device("cuda")
     data = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, device=device)
+    recipe = Recipe("simclr", epochs=1, batch_size=32, lr=1e-3, weight_decay=0.0)
 
-    def epoch_losses(settings):
+    def epoch_loss(settings):
         encoder, head = tiny_model()
-        encoder.to(device), head.to(device)
-        opt = make_optimizer(list(encoder.parameters()) + list(head.parameters()), "adam",
-                             lr=1e-3, weight_decay=0.0, fused=settings.fused_optimizer)
-        step = SimCLRStep(encoder, head, SimCLRAugment(), opt, temperature=0.5, settings=settings)
-        gen = torch.Generator(device=device).manual_seed(0)
-        run_epoch(step, data, 32, gen)  # warm-up (cuDNN / allocator may sync once)
+        net = Network(encoder, head).to(device)
+        train(net, data, recipe, SimCLRAugment(), seeds=0, device=device, speed=settings,
+              progress=False)  # warm-up (cuDNN / allocator may sync once)
         torch.cuda.set_sync_debug_mode("error")
-        try:
-            total, n = run_epoch(step, data, 32, gen)
+        try:  # the epoch's one sync is the final .tolist(), outside the steps
+            trainer = Trainer([net], recipe, SimCLRAugment(),
+                              [torch.Generator(device=device).manual_seed(0)], settings=settings)
+            losses = [trainer.step([data[:32]], [None]), trainer.step([data[32:]], [None])]
         finally:
             torch.cuda.set_sync_debug_mode("default")
-        return total.item() / n
+        return torch.stack(losses).mean().item()
 
-    fast = epoch_losses(SpeedSettings.for_device(device))
-    plain = epoch_losses(SpeedSettings.plain())
+    fast = epoch_loss(SpeedSettings.for_device(device))
+    plain = epoch_loss(SpeedSettings.plain())
     assert math.isfinite(fast) and fast == pytest.approx(plain, abs=0.05)

@@ -114,3 +114,6 @@ class DropDigit(nn.Module):
 
     def two_views(self, packed: torch.Tensor, generator: torch.Generator | None = None):
         return self.view(packed, generator), self.view(packed, generator)
+
+    def extra_repr(self) -> str:
+        return f"strength={self.strength}, p_drop={self.p_drop}"
