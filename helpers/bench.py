@@ -11,15 +11,24 @@ not depend on the pixels). In one run on one device it measures three (four) set
   images in a ``DataLoader`` with one worker per CPU core and pinned memory, fp32 model;
 * ``baseline bf16``: the same data path, the model under bf16 autocast (tells the gain from
   precision apart from the gain from the data path);
-* ``pipeline``: :class:`helpers.pipeline.SimCLRStep` with data and augmentations on the device;
+* ``pipeline``: the training engine's step (:class:`helpers.train.Trainer`) with data and
+  augmentations on the device;
 * ``pipeline compiled``: the same with ``torch.compile`` (when ``--compile``, default on CUDA).
 
 For each: images/s (training images; each gives two views), seconds per epoch of ``n_images``
 (from the timed steps' rate), achieved TFLOP/s (FLOPs of one step's forward + backward counted
 by ``torch.utils.flop_counter.FlopCounterMode``), that as a fraction of the peak matmul rate
 measured in the same run (a large bf16 matmul on CUDA, fp32 on a CPU), peak GPU memory, and the
-images/s ratio to ``baseline fp32``. A JSON with provenance goes to ``results/bench/``; a CPU or
-smoke run's file is named ``cpu-*``/``smoke-*`` and is ignored by git like other local results.
+images/s ratio to ``baseline fp32``.
+
+**Seed batching** (:func:`run_seed_bench`): Chapter 1's ``cpu``-profile network and batch, K = 5
+seeds trained one after the other (five runs of :func:`helpers.train.train`) against the same
+five trained together in one run, with each strategy ('loop', 'stacked'); seconds per epoch of
+Chapter 1's training set and the speed-up over the sequential runs, measured in the same process
+(target on 2 CPU cores: >= 2.5).
+
+A JSON with provenance goes to ``results/bench/``; a CPU or smoke run's file is named
+``cpu-*``/``smoke-*`` and is ignored by git like other local results.
 """
 
 from __future__ import annotations
@@ -43,8 +52,10 @@ from helpers.augment import SimCLRAugment
 from helpers.augment_stats import SIMCLR_SPEC
 from helpers.heads import MLPHead
 from helpers.models import ResNet18
-from helpers.pipeline import SimCLRStep, SpeedSettings, make_optimizer
-from helpers.runtime import device_name, get_device, git_commit, versions
+from helpers.models import Network
+from helpers.pipeline import SpeedSettings
+from helpers.runtime import device_name, get_device, git_commit, seed_everything, versions
+from helpers.train import STRATEGIES, Recipe, Trainer, objective, train
 
 
 @dataclass(frozen=True)
@@ -102,11 +113,10 @@ def step_flops(cfg: BenchConfig, device: torch.device) -> int:
     """FLOPs of one step's forward + backward (network and loss) at ``cfg.batch_size``."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    encoder, head = _model(cfg, device)
-    step = SimCLRStep(encoder, head, None, None, temperature=0.5, settings=SpeedSettings.plain())
-    v = torch.rand(cfg.batch_size, 3, cfg.image_size, cfg.image_size, device=device)
+    net = _model(cfg, device)
+    v = torch.rand(2 * cfg.batch_size, 3, cfg.image_size, cfg.image_size, device=device)
     with FlopCounterMode(display=False) as counter:
-        step._views_loss(v, v).backward()
+        objective(net, _recipe(cfg), v, None, SpeedSettings.plain()).backward()
     return int(counter.get_total_flops())
 
 
@@ -115,18 +125,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _model(cfg: BenchConfig, device: torch.device):
-    torch.manual_seed(0)
-    encoder = ResNet18(width=cfg.width).to(device)
-    return encoder, MLPHead(encoder.out_dim, cfg.head_hidden, cfg.head_out).to(device)
+def _model(cfg, device: torch.device, seed: int = 0) -> Network:
+    seed_everything(seed)
+    encoder = ResNet18(width=cfg.width)
+    return Network(encoder, MLPHead(encoder.out_dim, cfg.head_hidden, cfg.head_out)).to(device)
 
 
-def _step(cfg: BenchConfig, device: torch.device, settings: SpeedSettings) -> SimCLRStep:
-    encoder, head = _model(cfg, device)
-    opt = make_optimizer(list(encoder.parameters()) + list(head.parameters()), "adam", lr=1e-3,
-                         weight_decay=1e-6, fused=settings.fused_optimizer)
-    augment = SimCLRAugment(size=cfg.image_size)  # the issue's jitter 0.4/0.4/0.4/0.1, p 0.8 ...
-    return SimCLRStep(encoder, head, augment, opt, temperature=0.5, settings=settings)
+def _recipe(cfg, epochs: int = 1) -> Recipe:
+    return Recipe("simclr", epochs=epochs, batch_size=cfg.batch_size, lr=1e-3, weight_decay=1e-6,
+                  temperature=0.5)
+
+
+def _step(cfg: BenchConfig, device: torch.device, settings: SpeedSettings) -> Trainer:
+    """The engine's step for one seed; the issue's augmentation (jitter 0.4/0.4/0.4/0.1, p 0.8)."""
+    augment = SimCLRAugment(size=cfg.image_size)
+    gen = torch.Generator(device=device).manual_seed(0)
+    return Trainer([_model(cfg, device)], _recipe(cfg), augment, [gen], settings=settings)
 
 
 class _TorchvisionViews(torch.utils.data.Dataset):
@@ -153,7 +167,7 @@ class _TorchvisionViews(torch.utils.data.Dataset):
         return self.transform(img), self.transform(img)
 
 
-def _time_baseline(cfg, device, images, settings, progress) -> tuple[float, SimCLRStep]:
+def _time_baseline(cfg, device, images, settings, progress) -> tuple[float, Trainer]:
     workers = cfg.workers or os.cpu_count() or 1
     loader = torch.utils.data.DataLoader(
         _TorchvisionViews(images, cfg.image_size), batch_size=cfg.batch_size, shuffle=True,
@@ -170,7 +184,7 @@ def _time_baseline(cfg, device, images, settings, progress) -> tuple[float, SimC
                 start = time.perf_counter()
             v1 = v1.to(device, non_blocking=True)
             v2 = v2.to(device, non_blocking=True)
-            step.on_views(v1, v2)  # the loss stays on the device: no sync inside the timing
+            step.on_views([torch.cat([v1, v2])], [None])  # the loss stays on the device
             batches += 1
             bar.update()
             if batches == need:
@@ -180,10 +194,10 @@ def _time_baseline(cfg, device, images, settings, progress) -> tuple[float, SimC
     return time.perf_counter() - start, step
 
 
-def _time_pipeline(cfg, device, images, settings, progress) -> tuple[float, SimCLRStep]:
+def _time_pipeline(cfg, device, images, settings, progress) -> tuple[float, Trainer]:
     data = images.to(device)  # the whole set on the device, uint8
     step = _step(cfg, device, settings)
-    gen = torch.Generator(device=device).manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(1)
     start = None
     for i in tqdm(range(cfg.warmup_steps + cfg.timed_steps), desc="  steps", disable=not progress,
                   leave=False):
@@ -191,7 +205,7 @@ def _time_pipeline(cfg, device, images, settings, progress) -> tuple[float, SimC
             _sync(device)
             start = time.perf_counter()
         idx = torch.randint(0, len(data), (cfg.batch_size,), device=device, generator=gen)
-        step(data[idx], gen)  # no .item(): the loss stays on the device
+        step.step([data[idx]], [None])  # no .item(): the loss stays on the device
     _sync(device)
     return time.perf_counter() - start, step
 
@@ -208,7 +222,8 @@ def run_bench(cfg: BenchConfig, device: torch.device | str | None = None, *,
     flops = step_flops(cfg, device)
     fast = SpeedSettings.for_device(device, compile=False)
     setups = [("baseline fp32", _time_baseline, SpeedSettings.plain()),
-              ("baseline bf16", _time_baseline, replace(SpeedSettings.plain(), autocast_bf16=True)),
+              ("baseline bf16", _time_baseline, replace(SpeedSettings.plain(),
+                                                        amp_dtype=torch.bfloat16)),
               ("pipeline", _time_pipeline, fast)]
     if compile:
         setups.append(("pipeline compiled", _time_pipeline, replace(fast, compile=True)))
@@ -222,7 +237,8 @@ def run_bench(cfg: BenchConfig, device: torch.device | str | None = None, *,
         seconds, step = timer(cfg, device, images, settings, progress)
         ips = cfg.timed_steps * cfg.batch_size / seconds
         tflops = flops * cfg.timed_steps / seconds / 1e12
-        rows.append({"setup": name, "settings": asdict(settings), "compiled": step.compiled,
+        rows.append({"setup": name, "settings": _settings_json(settings),
+                     "compiled": bool(getattr(step._loss, "is_compiled", lambda: False)()),
                      "images_per_s": ips, "s_per_epoch": cfg.n_images / ips,
                      "tflops": tflops, "fraction_of_peak": tflops / peak,
                      "peak_memory_gib": (torch.cuda.max_memory_allocated(device) / 2 ** 30
@@ -235,6 +251,94 @@ def run_bench(cfg: BenchConfig, device: torch.device | str | None = None, *,
             "flops_per_step": flops,
             "flops_per_epoch": flops * cfg.n_images / cfg.batch_size,
             "peak_tflops": peak, "peak_dtype": peak_dtype, "provenance": provenance(device, cfg)}
+
+
+def _settings_json(settings: SpeedSettings) -> dict:
+    return {**asdict(settings), "amp_dtype": str(settings.amp_dtype).replace("torch.", "")}
+
+
+# ------------------------------------------------------------------- seed batching
+
+
+@dataclass(frozen=True)
+class SeedBenchConfig:
+    """The seed-batching rows: K seeds of one network. Units: images, channels, steps."""
+
+    n_seeds: int
+    width: int
+    head_hidden: int
+    head_out: int
+    batch_size: int
+    n_train: int  # an epoch's images (seconds per epoch are scaled to it)
+    timed_steps: int  # per set-up, after one untimed warm-up step
+
+
+def seed_bench_config(smoke: bool) -> SeedBenchConfig:
+    """Chapter 1's ``cpu``-profile network and batch (``--smoke``: a tiny one)."""
+    if smoke:
+        return SeedBenchConfig(n_seeds=5, width=2, head_hidden=16, head_out=8, batch_size=16,
+                               n_train=64, timed_steps=2)
+    from helpers.profiles import get_profile
+
+    c = get_profile("cpu").config("puzzle")
+    return SeedBenchConfig(n_seeds=5, width=c.width, head_hidden=c.head_hidden,
+                           head_out=c.head_out, batch_size=c.batch_size, n_train=c.n_train,
+                           timed_steps=4)
+
+
+def _time_training(scfg: SeedBenchConfig, device, images, seeds, strategy) -> float:
+    """Seconds per step of one :func:`train` run of ``seeds`` (the first step untimed)."""
+    nets = [_model(scfg, device, seed=s) for s in seeds]
+    recipe = _recipe(scfg, epochs=1)
+    augment = SimCLRAugment(size=images.shape[-1])
+    marks = []
+    warm = images[:scfg.batch_size]  # one untimed step: allocations, cuDNN autotuning
+    train(nets, warm, recipe, augment, seeds=seeds, device=device, progress=False,
+          strategy=strategy)
+    _sync(device)
+    start = time.perf_counter()
+    train(nets, images, recipe, augment, seeds=seeds, device=device, progress=False,
+          strategy=strategy, on_epoch_end=lambda e: (_sync(device), marks.append(time.perf_counter())))
+    return (marks[-1] - start) / (len(images) // scfg.batch_size)
+
+
+def run_seed_bench(scfg: SeedBenchConfig, device: torch.device | str | None = None,
+                   progress: bool = True) -> dict:
+    """K seeds one after the other vs together ('loop', 'stacked'), same process and data."""
+    device = get_device(device)
+    images = synthetic_images(scfg.timed_steps * scfg.batch_size, 32, seed=1)
+    seeds = list(range(scfg.n_seeds))
+    steps_per_epoch = scfg.n_train // scfg.batch_size
+    rows = []
+    setups = [("1 seed", None), (f"{scfg.n_seeds} seeds one after the other", None)]
+    setups += [(f"{scfg.n_seeds} seeds together ({s})", s) for s in STRATEGIES]
+    for name, strategy in tqdm(setups, desc="seed batching", disable=not progress, leave=False):
+        if name == "1 seed":
+            per_step = _time_training(scfg, device, images, seeds[:1], None)
+        elif strategy is None:
+            per_step = sum(_time_training(scfg, device, images, [s], None) for s in seeds)
+        else:
+            per_step = _time_training(scfg, device, images, seeds, strategy)
+        rows.append({"setup": name, "s_per_epoch": per_step * steps_per_epoch})
+    sequential = rows[1]["s_per_epoch"]
+    for row in rows[1:]:
+        row["speedup"] = sequential / row["s_per_epoch"]
+        row["vs_one_seed"] = row["s_per_epoch"] / rows[0]["s_per_epoch"]
+    return {"config": asdict(scfg), "rows": rows, "target_speedup": 2.5,
+            "provenance": provenance(device, None)}
+
+
+def format_seed_table(report: dict) -> str:
+    c = report["config"]
+    lines = [f"seed batching: ResNet-18 width {c['width']} + MLP head {8 * c['width']}-"
+             f"{c['head_hidden']}-{c['head_out']}, batch {c['batch_size']} x 2 views, "
+             f"s/epoch of {c['n_train']} images ({c['timed_steps']} timed steps each); "
+             f"target speed-up >= {report['target_speedup']:g}"]
+    for r in report["rows"]:
+        extra = (f"  speed-up {r['speedup']:.2f}x, {r['vs_one_seed']:.2f}x one seed's time"
+                 if "speedup" in r else "")
+        lines.append(f"  {r['setup']:<34} {r['s_per_epoch']:8.2f} s/epoch{extra}")
+    return "\n".join(lines)
 
 
 def data_generation_seconds(sizes=(32, 64), n: int = 8000) -> list[dict]:
@@ -252,10 +356,11 @@ def data_generation_seconds(sizes=(32, 64), n: int = 8000) -> list[dict]:
     return out
 
 
-def provenance(device: torch.device, cfg: BenchConfig) -> dict:
+def provenance(device: torch.device, cfg: BenchConfig | None) -> dict:
+    workers = (cfg.workers if cfg is not None else 0) or os.cpu_count()
     return {"device": device_name(device), "device_type": device.type,
             "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "dataloader_workers": cfg.workers or os.cpu_count(), "versions": versions(),
+            "dataloader_workers": workers, "versions": versions(),
             "git_commit": git_commit(),
             "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
@@ -344,8 +449,11 @@ def main(argv=None) -> int:
             ap.error(f"--workers must be >= 0, got {args.workers}")
         cfg = replace(cfg, workers=args.workers)
     report = run_bench(cfg, args.device, compile=args.compile, progress=not args.no_progress)
+    report["seed_batching"] = run_seed_bench(seed_bench_config(args.smoke), args.device,
+                                             progress=not args.no_progress)
     print(describe(report))
     print(format_table(report))
+    print(format_seed_table(report["seed_batching"]))
     path = output_path(report, args.smoke, args.out or bench_dirs()[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))

@@ -2,7 +2,7 @@
 
 ``torchrun --nproc_per_node N scripts/train_shortcuts.py --method erm_head`` starts N processes;
 each calls :func:`init_from_env`, builds the same seeded data and network, and
-:func:`helpers.shortcut_training.train_network` wraps the network in
+:func:`helpers.train.train` (the one training engine) wraps the network in
 ``DistributedDataParallel`` and gives each rank its shard of every batch. Without torchrun's
 environment variables everything runs in one process, unchanged.
 """

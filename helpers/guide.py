@@ -149,7 +149,7 @@ def _nonlinear(payload):
     wd = nonlinear.default_decay(payload)
     models = nonlinear.select(payload, "relu", max(d["p_flip"] for d in payload["models"]), wd)
     s = payload["targets"].index("sign")
-    h, z = payload["layers"].index("hidden h"), payload["layers"].index("output z")
+    h, z = payload["layers"].index("h"), payload["layers"].index("z")
     return acc[models, h, s], acc[models, z, s]
 
 

@@ -244,3 +244,15 @@ class Network(nn.Module):
         h = self.encoder(x)
         z = self.head(h)
         return h, z, (self.classifier(z) if self.classifier is not None else None)
+
+
+def resnet_network(width: int, head: str = "mlp", n_classes: int | None = None,
+                   **head_kwargs) -> Network:
+    """ResNet-18 (CIFAR stem, ``width``) + a head by name (:func:`helpers.heads.make_head`:
+    'none', 'linear', 'mlp', 'fixed') + a linear classifier on z when ``n_classes`` is given."""
+    from helpers.heads import make_head
+
+    encoder = ResNet18(width=width)
+    head_module = make_head(head, encoder.out_dim, **head_kwargs)
+    classifier = nn.Linear(head_module.out_dim, n_classes) if n_classes else None
+    return Network(encoder, head_module, classifier)

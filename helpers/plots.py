@@ -8,6 +8,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.layers import label as layer_label
+
 # Colour-blind-safe palette (Okabe-Ito), in the order chapters use it.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
@@ -62,7 +64,7 @@ def plot_layer_accuracy(layers: Sequence[str], runs: np.ndarray, *, ax=None, lab
         ax.text(x[-1], 100 * chance, " chance", va="bottom", ha="right", fontsize=8, color="0.4")
     if highlight is not None:
         ax.axvline(highlight, color="0.75", lw=6, alpha=0.35, zorder=0)
-    ax.set_xticks(x, layers, rotation=20, ha="right")
+    ax.set_xticks(x, [layer_label(n) for n in layers], rotation=20, ha="right")
     ax.set_ylabel("linear-probe test accuracy (%)")
     return ax
 

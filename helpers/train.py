@@ -143,7 +143,7 @@ class Trainer:
             self._loss = maybe_compile(vmap(one, in_dims=(0, 0, 0, y_dim)), settings.compile)
             trainable = list(self.params.values())
         else:
-            self.forwards = [nn.parallel.DistributedDataParallel(n) if ddp else n for n in self.nets]
+            self.forwards = [_ddp(n) if ddp else n for n in self.nets]
             self._loss = maybe_compile(objective, settings.compile)
             trainable = [p for n in self.nets for p in n.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(trainable, recipe.optimizer, lr=recipe.lr,
@@ -204,6 +204,13 @@ class Trainer:
 
 
 # --------------------------------------------------------------------------- the loop
+
+
+def _ddp(net: nn.Module) -> nn.Module:
+    """``net`` wrapped in DistributedDataParallel on its own device (gradients averaged)."""
+    device = next(net.parameters()).device
+    return nn.parallel.DistributedDataParallel(
+        net, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def _dist() -> tuple[int, int, bool]:

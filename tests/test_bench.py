@@ -34,6 +34,15 @@ def test_smoke_bench_runs_and_writes_a_report(tmp_path, capsys):
     gen = report["data_generation"]  # issue 9: UrbanCars generation time is in the output
     assert [d["what"].split(", ")[-1] for d in gen] == ["32 px", "64 px"]
     assert all(d["seconds"] > 0 and d["what"] in out for d in gen)
+    seeds = report["seed_batching"]  # issue 15: K seeds one after the other vs together
+    assert [r["setup"] for r in seeds["rows"]] == [
+        "1 seed", "5 seeds one after the other", "5 seeds together (loop)",
+        "5 seeds together (stacked)"]
+    sequential = seeds["rows"][1]["s_per_epoch"]
+    for row in seeds["rows"][1:]:  # every speed-up is against the sequential runs
+        assert row["s_per_epoch"] > 0 and row["speedup"] == pytest.approx(sequential / row["s_per_epoch"])
+        assert row["setup"] in out
+    assert seeds["target_speedup"] == 2.5 and "seed batching" in out
 
 
 def conv_linear_flops(model: nn.Module, x: torch.Tensor) -> int:

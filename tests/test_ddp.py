@@ -10,7 +10,6 @@ import torch.multiprocessing as mp
 from helpers.data.urbancars import make_urbancars
 from helpers.experiments import shortcuts
 from helpers.profiles import get_profile
-from helpers.shortcut_training import train_network
 
 
 def _free_port() -> int:
@@ -57,11 +56,10 @@ def test_single_process_runs_without_torchrun(monkeypatch):
 def test_batch_too_small_for_ranks_is_a_clear_error():
     cfg = get_profile("smoke").config("shortcuts")
     net = shortcuts.build_network(cfg, "erm")
+    images, labels = torch.zeros(10, 3, 32, 32, dtype=torch.uint8), torch.zeros(10, dtype=torch.long)
     with pytest.raises(ValueError, match="batch_size"):
-        train_network(net, torch.zeros(10, 3, 32, 32, dtype=torch.uint8),
-                      torch.zeros(10, dtype=torch.long), loss="ce", epochs=1, batch_size=20,
-                      lr=1e-3, weight_decay=0.0)
+        shortcuts.train_network(net, images, labels, loss="ce", epochs=1, seed=0, device="cpu",
+                                cfg=cfg, batch_size=20)
     with pytest.raises(ValueError, match="unknown loss"):
-        train_network(net, torch.zeros(10, 3, 32, 32, dtype=torch.uint8),
-                      torch.zeros(10, dtype=torch.long), loss="mse", epochs=1, batch_size=4,
-                      lr=1e-3, weight_decay=0.0)
+        shortcuts.train_network(net, images, labels, loss="mse", epochs=1, seed=0, device="cpu",
+                                cfg=cfg, batch_size=4)

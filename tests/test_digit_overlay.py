@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.augment import SimCLRAugment
 from helpers.data.mnist import load_mnist, mnist_digit_masks, read_idx
-from helpers.data.overlay import DropDigit, digit_masks, with_mask_channel
 from helpers.experiments import digit_overlay
 from helpers.profiles import get_profile
 
@@ -72,23 +70,6 @@ def test_data_is_seeded_and_digits_are_independent_of_split():
     assert a_train.digits.min() >= 0 and a_train.digits.max() <= 9
     assert torch.equal(a_train.with_digit(0.0), a_train.packed[:, :3])  # s = 0: the base image
     assert not torch.equal(a_train.with_digit(0.8), a_train.packed[:, :3])
-
-
-def test_side_by_side_views_equal_drop_digit_views():
-    """The layout train_simclr can take gives the very views DropDigit makes from packed images."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (16, 3, 32, 32), generator=g, dtype=torch.uint8)
-    m, _ = digit_masks(16, seed=1, size=32)
-    packed = with_mask_channel(x, m)
-    base = SimCLRAugment(size=32, scale=(0.5, 1.0))
-    for p in (0.0, 0.5, 1.0):
-        want = DropDigit(base, 0.7, p).two_views(packed, torch.Generator().manual_seed(5))
-        side = digit_overlay.SideBySideDropDigit.layout(packed)
-        assert side.shape == (16, 3, 32, 64)
-        got = digit_overlay.SideBySideDropDigit(base, 0.7, p).two_views(
-            side.float() / 255, torch.Generator().manual_seed(5))
-        for w, v in zip(want, got):
-            assert torch.equal(w, v)
 
 
 def test_bad_config_raises():

@@ -3,7 +3,7 @@
 Stable entry point (Part V's fixed reweighting head reuses it)::
 
     train, test = class_collapse.load_data(cfg, seed)
-    out = class_collapse.train_and_probe("supcon", "mlp", train, test, cfg, seed)
+    (out,) = class_collapse.train_and_probe("supcon", "mlp", train, test, cfg, seeds=[seed])
     out["layers"], out["fine"], out["coarse"]   # names, accuracies in [0, 1], bottom to top
 
 ``loss`` in {'ce', 'supcon', 'simclr'}; ``head`` is 'none', 'mlp' (2-layer MLP, BN + ReLU) or
@@ -15,9 +15,9 @@ without augmentation and scored on the test images.
 Which layer is which (ResNet-18 with the CIFAR stem, :class:`helpers.models.ResNet18`):
 
 * ``stage1`` .. ``stage3``: globally average-pooled outputs of the first three residual stages;
-* ``h (stage4)``: the encoder output, the **pre-projection** representation;
-* ``head hidden``: after the head's first Linear + BatchNorm + ReLU;
-* ``z (head output)``: the head's output, the **post-projection** representation. SupCon and
+* ``h``: the encoder output (stage 4), the **pre-projection** representation;
+* ``head1``: the head's hidden layer, after its first Linear + BatchNorm + ReLU;
+* ``z``: the head's output, the **post-projection** representation. SupCon and
   SimCLR apply their loss to z; for cross-entropy a linear classifier maps z to the coarse
   logits (the classifier itself is not probed). With ``head='none'``, z = h and the loss (or
   classifier) acts on h directly.
@@ -29,19 +29,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers.augment import simclr_augment
 from helpers.data.hierarchy import coarse_names, load_hierarchy
-from helpers.experiments.puzzle import make_augment
-from helpers.heads import IdentityHead, MLPHead
-from helpers.models import ResNet18
-from helpers.probes import extract_features, probe_layers
+from helpers.heads import IdentityHead, make_head
+from helpers.layers import H, Z, layer_features
+from helpers.models import Network, ResNet18
+from helpers.probes import probe_layers
 from helpers.runtime import get_device, seed_everything
-from helpers.train import train_simclr
-from helpers.train_supervised import train_supervised
+from helpers.train import Recipe, train
 
-STAGES = ("stage1", "stage2", "stage3", "h (stage4)")
-MLP_LAYERS = ("head hidden", "z (head output)")
+STAGES = ("stage1", "stage2", "stage3", H)  # helpers.layers' vocabulary
+MLP_LAYERS = ("head1", Z)
 LAYERS = STAGES + MLP_LAYERS  # every layer of a model with the MLP head, bottom to top
-PRE = STAGES.index("h (stage4)")  # index of the pre-projection layer
+PRE = STAGES.index(H)  # index of the pre-projection layer
 LOSSES = ("ce", "supcon", "simclr")
 METHOD_NAMES = {"ce/mlp": "cross-entropy + MLP head", "ce/none": "cross-entropy, no head",
                 "supcon/mlp": "SupCon + MLP head", "supcon/none": "SupCon, no head",
@@ -57,124 +57,118 @@ def load_data(cfg, seed: int):
     return train, test
 
 
-def build_head(head, in_dim: int, cfg) -> tuple[nn.Module, list[str]]:
-    """(head module, names of its layers). 'none' -> identity (no layers of its own).
+def build_network(loss: str, head, cfg, n_coarse: int) -> Network:
+    """ResNet-18 of width ``cfg.width`` + ``head`` + a coarse-label classifier for 'ce'.
+
+    ``head``: 'none', 'mlp' (:func:`helpers.heads.make_head`) or a module with ``in_dim`` and
+    ``forward_layers`` (e.g. :class:`helpers.heads.FixedReweightingHead`).
 
     Raises:
         ValueError: an unknown head name, or a module without ``forward_layers``/``in_dim``.
     """
-    if head == "none":
-        return IdentityHead(in_dim), []
+    encoder = ResNet18(width=cfg.width)
     if head == "mlp":
-        return MLPHead(in_dim, cfg.head_hidden, cfg.head_out), list(MLP_LAYERS)
-    if isinstance(head, nn.Module) and hasattr(head, "forward_layers"):
-        if getattr(head, "in_dim", in_dim) != in_dim:
-            raise ValueError(f"the head takes {head.in_dim}-dim inputs but the encoder gives "
-                             f"{in_dim}")
-        with torch.no_grad():
-            k = len(head.eval().forward_layers(torch.zeros(2, in_dim)))
-        names = [f"head layer {i}" for i in range(1, k)] + ["z (head output)"]
-        return head, names
-    raise ValueError(f"head must be 'none', 'mlp' or a module with forward_layers(h), got {head!r}")
+        head = make_head("mlp", encoder.out_dim, hidden_dim=cfg.head_hidden, out_dim=cfg.head_out)
+    elif head == "none":
+        head = IdentityHead(encoder.out_dim)
+    elif not (isinstance(head, nn.Module) and hasattr(head, "forward_layers")):
+        raise ValueError(f"head must be 'none', 'mlp' or a module with forward_layers(h), got {head!r}")
+    elif getattr(head, "in_dim", encoder.out_dim) != encoder.out_dim:
+        raise ValueError(f"the head takes {head.in_dim}-dim inputs but the encoder gives "
+                         f"{encoder.out_dim}")
+    classifier = nn.Linear(head.out_dim, n_coarse) if loss == "ce" else None
+    return Network(encoder, head, classifier)
 
 
-def layer_features(encoder, head, head_layers, images, device) -> dict[str, torch.Tensor]:
-    """{layer name: (n, dim)} for every layer of encoder + head, no augmentation."""
-
-    def all_layers(x):
-        stages = encoder.forward_features(x.float().div(255))
-        out = dict(zip(STAGES, stages.values()))
-        if head_layers:
-            out.update(zip(head_layers, head.forward_layers(stages["stage4"])))
-        return out
-
-    encoder.to(device).eval()
-    head.to(device).eval()
-    return extract_features(all_layers, images, device=device)
+def recipe(cfg, loss: str) -> Recipe:
+    """SimCLR with its own Adam settings; SupCon and cross-entropy with ``cfg.optimizer``."""
+    if loss == "simclr":
+        return Recipe("simclr", epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.simclr_lr,
+                      weight_decay=cfg.simclr_weight_decay, temperature=cfg.temperature)
+    return Recipe(loss, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                  weight_decay=cfg.weight_decay, optimizer=cfg.optimizer,
+                  temperature=cfg.temperature)
 
 
-def train_and_probe(loss: str, head, train, test, cfg, seed: int, device=None,
-                    progress: bool = True) -> dict:
-    """Train one model with ``loss`` and ``head`` on the coarse labels, probe every layer.
+def train_and_probe(loss: str, head, train_set, test, cfg, seeds, device=None,
+                    progress: bool = True) -> list[dict]:
+    """Train one model per seed with ``loss`` and ``head`` on the coarse labels (all seeds in one
+    pass of the training engine), then probe every layer of each.
 
     Args:
-        loss: 'ce', 'supcon' or 'simclr'. head: 'none', 'mlp' or a head module (see module doc).
-        train, test: ImageSets with fine ``labels`` and ``extra['coarse']`` (:func:`load_data`).
-        cfg: a :class:`helpers.profiles.ClassCollapseConfig` (sizes, optimiser, probe).
+        loss: 'ce', 'supcon' or 'simclr'. head: 'none', 'mlp' or a head module (see
+            :func:`build_network`; a module is deep-copied for each seed).
+        train_set, test: ImageSets with fine ``labels`` and ``extra['coarse']`` (:func:`load_data`).
+        cfg: the chapter's config (sizes, optimiser, probe). seeds: an int or a list of ints.
 
     Returns:
-        {"layers": names bottom to top, "fine": [acc per layer], "coarse": [acc per layer],
-         "loss": [mean loss per epoch]}; accuracies in [0, 1].
+        One dict per seed: {"layers": names bottom to top, "fine": [acc per layer],
+        "coarse": [acc per layer], "loss": [mean loss per epoch]}; accuracies in [0, 1].
 
     Raises:
         ValueError: unknown loss or head, or data without coarse labels.
     """
+    import copy
+
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
-    for split in (train, test):
+    for split in (train_set, test):
         if "coarse" not in split.extra:
             raise ValueError("train and test need extra['coarse'] (load them with load_data)")
     device = get_device(device)
-    seed_everything(seed)
-    encoder = ResNet18(width=cfg.width)
-    head_module, head_layers = build_head(head, encoder.out_dim, cfg)
-    augment = make_augment(cfg, size=train.images.shape[-1])
-    coarse = train.extra["coarse"]
-    n_coarse = int(max(coarse.max(), test.extra["coarse"].max())) + 1
-    desc = f"{loss}/{head if isinstance(head, str) else type(head).__name__} seed {seed}"
-    if loss == "simclr":
-        hist = train_simclr(encoder, head_module, train.images, augment, epochs=cfg.epochs,
-                            batch_size=cfg.batch_size, lr=cfg.simclr_lr,
-                            weight_decay=cfg.simclr_weight_decay, temperature=cfg.temperature,
-                            seed=seed, device=device, desc=desc, progress=progress)
-    else:
-        classifier = nn.Linear(head_module.out_dim, n_coarse) if loss == "ce" else None
-        hist = train_supervised(encoder, head_module, train.images, coarse, augment, loss=loss,
-                                epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                                weight_decay=cfg.weight_decay, optimizer=cfg.optimizer,
-                                temperature=cfg.temperature, classifier=classifier, seed=seed,
-                                device=device, desc=desc, progress=progress)
-    probes = probe_model(encoder, head_module, head_layers, train, test, cfg, device)
-    return {**probes, "loss": hist["loss"]}
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    n_coarse = int(max(train_set.extra["coarse"].max(), test.extra["coarse"].max())) + 1
+    nets = []
+    for s in seeds:
+        seed_everything(s)
+        nets.append(build_network(loss, head if isinstance(head, str) else copy.deepcopy(head),
+                                  cfg, n_coarse))
+    augment = simclr_augment(train_set.images.shape[-1], cfg.crop_scale_min, cfg.jitter)
+    name = head if isinstance(head, str) else type(head).__name__
+    hist = train(nets, train_set.images, recipe(cfg, loss), augment, seeds=seeds,
+                 labels=None if loss == "simclr" else train_set.extra["coarse"], device=device,
+                 desc=f"{loss}/{name}, {len(seeds)} seed(s)", progress=progress)
+    return [{**probe_model(net, train_set, test, cfg, device), "loss": h["loss"]}
+            for net, h in zip(nets, hist)]
 
 
-def probe_model(encoder, head, head_layers, train, test, cfg, device) -> dict:
+def probe_model(net, train_set, test, cfg, device) -> dict:
     """{"layers", "fine", "coarse"}: linear-probe test accuracy of both label sets per layer."""
-    tr = layer_features(encoder, head, head_layers, train.images, device)
-    te = layer_features(encoder, head, head_layers, test.images, device)
-    n_coarse = int(max(train.extra["coarse"].max(), test.extra["coarse"].max())) + 1
-    fine = probe_layers(tr, train.labels, te, test.labels, method=cfg.probe,
-                        n_classes=train.num_classes)
-    coarse = probe_layers(tr, train.extra["coarse"], te, test.extra["coarse"], method=cfg.probe,
-                          n_classes=n_coarse)
+    tr = layer_features(net, train_set.images, device)
+    te = layer_features(net, test.images, device)
+    n_coarse = int(max(train_set.extra["coarse"].max(), test.extra["coarse"].max())) + 1
+    fine = probe_layers(tr, train_set.labels, te, test.labels, method=cfg.probe,
+                        n_classes=train_set.num_classes)
+    coarse = probe_layers(tr, train_set.extra["coarse"], te, test.extra["coarse"],
+                          method=cfg.probe, n_classes=n_coarse)
     return {"layers": list(tr), "fine": list(fine.values()), "coarse": list(coarse.values())}
 
 
 def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
-    """Every method of ``cfg.methods`` ('loss/head') x ``cfg.n_seeds`` seeds, plus an untrained
-    network. JSON-able; accuracies are {method: (n_seeds, n_layers of that method)}."""
+    """Every method of ``cfg.methods`` ('loss/head') x ``cfg.n_seeds`` seeds (trained together),
+    plus an untrained network. JSON-able; accuracies are {method: (n_seeds, n_layers of that
+    method)}."""
     from tqdm.auto import tqdm
 
     device = get_device(device)
-    train, test = load_data(cfg, seed)
+    train_set, test = load_data(cfg, seed)
     seed_everything(seed)
-    untrained_head, names = build_head("mlp", ResNet18(width=cfg.width).out_dim, cfg)
-    seed_everything(seed)
-    untrained = probe_model(ResNet18(width=cfg.width), untrained_head, names, train, test, cfg,
-                            device)
+    untrained = probe_model(build_network("supcon", "mlp", cfg, 0), train_set, test, cfg, device)
     out = {"layers": list(LAYERS), "methods": list(cfg.methods), "fine": {}, "coarse": {},
            "loss": {}, "untrained": {"fine": untrained["fine"], "coarse": untrained["coarse"]}}
-    jobs = [(m, k) for m in cfg.methods for k in range(cfg.n_seeds)]
-    for method, k in tqdm(jobs, desc="models", disable=not progress):
+    seeds = [seed + k for k in range(cfg.n_seeds)]
+    for method in tqdm(cfg.methods, desc=f"methods, {len(seeds)} seed(s) each",
+                       disable=not progress):
         loss, head = method.split("/")
-        res = train_and_probe(loss, head, train, test, cfg, seed + k, device, progress)
-        for key in ("fine", "coarse", "loss"):
-            out[key].setdefault(method, []).append(res[key])
+        for res in train_and_probe(loss, head, train_set, test, cfg, seeds, device, progress):
+            for key in ("fine", "coarse", "loss"):
+                out[key].setdefault(method, []).append(res[key])
     n_coarse = len(coarse_names(cfg.data)) if cfg.data != "cifar100" else 20
     out.update({
-        "chance": {"fine": 1 / train.num_classes, "coarse": 1 / n_coarse},
-        "fine_classes": list(train.classes), "n_fine": train.num_classes, "n_coarse": n_coarse,
-        "data_description": train.source, "n_train": len(train), "n_test": len(test),
+        "chance": {"fine": 1 / train_set.num_classes, "coarse": 1 / n_coarse},
+        "fine_classes": list(train_set.classes), "n_fine": train_set.num_classes,
+        "n_coarse": n_coarse, "data_description": train_set.source, "n_train": len(train_set),
+        "n_test": len(test),
         "network": (f"ResNet-18 (CIFAR stem, width {cfg.width}) + MLP head "
                     f"{8 * cfg.width}-{cfg.head_hidden}-{cfg.head_out}"),
     })

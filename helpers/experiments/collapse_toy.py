@@ -16,11 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from helpers.layers import H, INPUT, Z
 from helpers.losses import supcon
 from helpers.probes import probe_accuracy
 from helpers.theory import collapse as theory
 
-LAYERS = ("input x", "h (pre-projection)", "z (head output)")
+LAYERS = (INPUT, H, Z)  # helpers.layers: the input x, the pre-projection h, the head output z
 LOSSES = ("supcon", "ce")
 
 
@@ -155,9 +156,7 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
                       "fine_z": theory.collapsed_fine_accuracy(K, a)}}
     # the idealised network of the theory, probed the same way
     ideal_tr, ideal_te = theory.idealised_layers(x_tr, K), theory.idealised_layers(x_te, K)
-    names = dict(zip(("h", "z"), LAYERS[1:]))
-    out["idealised"] = probe_all({LAYERS[0]: x_tr, **{names[k]: v for k, v in ideal_tr.items()}},
-                                 {LAYERS[0]: x_te, **{names[k]: v for k, v in ideal_te.items()}},
+    out["idealised"] = probe_all({INPUT: x_tr, **ideal_tr}, {INPUT: x_te, **ideal_te},
                                  (f_tr, c_tr), (f_te, c_te), K, cfg)
     jobs = [(loss, k) for loss in LOSSES for k in range(cfg.toy_seeds)]
     for loss, k in tqdm(jobs, desc="toy networks", disable=not progress):

@@ -26,16 +26,20 @@ from tqdm.auto import tqdm
 from helpers.data.digits import base_digit_indices
 from helpers.data.overlay import DropDigit, composite, digit_masks, with_mask_channel
 from helpers.data.registry import load_image_set, split_seed
-from helpers.experiments.puzzle import LAYERS, build_model, layer_features, make_augment
+from helpers.augment import simclr_augment
+from helpers.layers import H, Z, layer_features
+from helpers.models import resnet_network
 from helpers.probes import probe_layers
 from helpers.runtime import get_device, seed_everything
-from helpers.train import train_simclr
+from helpers import train as engine
+from helpers.train import Recipe
 
-__all__ = ["LAYERS", "ENCODER_OUTPUT", "DigitImages", "SideBySideDropDigit", "load_data", "run",
+__all__ = ["LAYERS", "ENCODER_OUTPUT", "DigitImages", "load_data", "run",
            "summarize", "plot_layers", "plot_heatmaps", "example_images"]
 
-ENCODER_OUTPUT = LAYERS.index("stage4")  # h, the layer SimCLR keeps
-HEAD_OUTPUT = LAYERS.index("head output z")  # z, the layer the loss sees
+LAYERS = ("stage1", "stage2", "stage3", H, "head1", Z)  # helpers.layers' vocabulary
+ENCODER_OUTPUT = LAYERS.index(H)  # h, the layer SimCLR keeps
+HEAD_OUTPUT = LAYERS.index(Z)  # z, the layer the loss sees
 DIGITS = ("sklearn", "mnist")
 
 
@@ -100,33 +104,15 @@ def load_data(cfg, seed: int) -> tuple[DigitImages, DigitImages]:
     return _load_split(cfg, "train", cfg.n_train, seed), _load_split(cfg, "test", cfg.n_test, seed + 1)
 
 
-class SideBySideDropDigit(DropDigit):
-    """DropDigit for ``train_simclr``, which takes ``(n, 3, H, W')`` images and hands its augment
-    float batches in [0, 1]. Each packed image is laid out side by side (:meth:`layout`): RGB in
-    the left half, the digit mask (on all 3 channels) in the right half, ``(n, 3, H, 2W)``. A
-    view equals ``DropDigit.view`` of the packed image (same random draws, same uint8 rounding).
-    """
-
-    @staticmethod
-    def layout(packed: torch.Tensor) -> torch.Tensor:
-        """(n, 4, H, W) packed uint8 -> (n, 3, H, 2W) uint8."""
-        return torch.cat([packed[:, :3], packed[:, 3:].expand(-1, 3, -1, -1)], dim=-1)
-
-    def view(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float() if x.dtype == torch.uint8 else (x * 255).round()  # exact 0..255 values
-        w = x.shape[-1] // 2
-        rgb, mask = x[..., :w], x[:, :1, :, w:] / 255  # (B, 3, H, W) in 0..255, (B, 1, H, W)
-        keep = torch.rand(len(x), generator=generator, device=x.device) >= self.p_drop
-        alpha = (self.strength * keep.float()).reshape(-1, 1, 1, 1) * mask
-        # overlay()'s arithmetic, in its order, so the rounding matches it exactly
-        blended = (rgb * (1 - alpha) + 255.0 * alpha).round().clamp(0, 255) / 255
-        return self.base(blended, generator=generator)
+def build_network(cfg):
+    """ResNet-18 of width ``cfg.width`` + 2-layer MLP head, as Chapter 1's."""
+    return resnet_network(cfg.width, "mlp", hidden_dim=cfg.head_hidden, out_dim=cfg.head_out)
 
 
-def _probe(cfg, encoder, head, train: DigitImages, test: DigitImages, strength, device):
+def _probe(cfg, net, train: DigitImages, test: DigitImages, strength, device):
     """{'class': {layer: acc}, 'digit': {layer: acc}} on images carrying their digit at s."""
-    tr = layer_features(encoder, head, train.with_digit(strength), device)
-    te = layer_features(encoder, head, test.with_digit(strength), device)
+    tr = layer_features(net, train.with_digit(strength), device)
+    te = layer_features(net, test.with_digit(strength), device)
     return {"class": probe_layers(tr, train.labels, te, test.labels, method=cfg.probe,
                                   n_classes=train.n_classes),
             "digit": probe_layers(tr, train.digits, te, test.digits, method=cfg.probe,
@@ -143,32 +129,35 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
     acc = {t: np.zeros((S, P, R, L)) for t in ("class", "digit")}
     floor = {t: np.zeros((S, L)) for t in ("class", "digit")}
     losses = [[[None] * R for _ in range(P)] for _ in range(S)]
-    images = SideBySideDropDigit.layout(train.packed)  # (n, 3, S, 2S): what train_simclr sees
-    bar = tqdm(total=S * (P * R + 1), desc="digits on images: s x p_drop x seed",
+    recipe = Recipe("simclr", epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                    weight_decay=cfg.weight_decay, temperature=cfg.temperature)
+    seeds = [seed + k for k in range(R)]
+    bar = tqdm(total=S * (P + 1), desc=f"digits on images: s x p_drop, {R} seed(s) each",
                disable=not progress)
     for i, s in enumerate(cfg.strengths):
         seed_everything(seed)  # the untrained floor: seed k=0's initialisation
-        encoder, head = build_model(cfg)
-        untrained = _probe(cfg, encoder, head, train, test, s, device)
+        untrained = _probe(cfg, build_network(cfg), train, test, s, device)
         for t in floor:
             floor[t][i] = [untrained[t][layer] for layer in LAYERS]
         bar.update()
         for j, p in enumerate(cfg.p_drops):
-            for k in range(R):
-                seed_everything(seed + k)
-                encoder, head = build_model(cfg)
-                augment = SideBySideDropDigit(make_augment(cfg, size=train.packed.shape[-1]), s, p)
-                hist = train_simclr(encoder, head, images, augment, epochs=cfg.epochs,
-                                    batch_size=cfg.batch_size, lr=cfg.lr,
-                                    weight_decay=cfg.weight_decay, temperature=cfg.temperature,
-                                    seed=seed + k, device=device, progress=False)
-                losses[i][j][k] = hist["loss"]
-                result = _probe(cfg, encoder, head, train, test, s, device)
+            nets = []
+            for k in seeds:
+                seed_everything(k)
+                nets.append(build_network(cfg))
+            # DropDigit gets the packed (n, 4, S, S) uint8 images as stored
+            augment = DropDigit(simclr_augment(train.packed.shape[-1], cfg.crop_scale_min,
+                                               cfg.jitter), s, p)
+            hist = engine.train(nets, train.packed, recipe, augment, seeds=seeds, device=device,
+                                progress=False)
+            for k, (net, h) in enumerate(zip(nets, hist)):
+                losses[i][j][k] = h["loss"]
+                result = _probe(cfg, net, train, test, s, device)
                 for t in acc:
                     acc[t][i, j, k] = [result[t][layer] for layer in LAYERS]
-                bar.update()
-                bar.set_postfix(s=s, p_drop=p, digit_h=f"{result['digit']['stage4']:.2f}",
-                                digit_z=f"{result['digit']['head output z']:.2f}")
+            bar.update()
+            bar.set_postfix(s=s, p_drop=p, digit_h=f"{result['digit'][H]:.2f}",
+                            digit_z=f"{result['digit'][Z]:.2f}")
     bar.close()
     return {
         "layers": list(LAYERS), "strengths": list(cfg.strengths), "p_drops": list(cfg.p_drops),
@@ -259,9 +248,9 @@ def plot_heatmaps(payload: dict, provenance: dict):
     from helpers import plots
 
     digit = 100 * np.asarray(payload["acc_digit"]).mean(axis=2)  # (S, P, L)
-    maps = {"digit accuracy at h (stage4), %": digit[:, :, ENCODER_OUTPUT].T,
+    maps = {"digit accuracy at h (pre-projection), %": digit[:, :, ENCODER_OUTPUT].T,
             "digit accuracy at z (head output), %": digit[:, :, HEAD_OUTPUT].T}
-    maps["h - z (points)"] = maps["digit accuracy at h (stage4), %"] - maps["digit accuracy at z (head output), %"]
+    maps["h - z (points)"] = maps["digit accuracy at h (pre-projection), %"] - maps["digit accuracy at z (head output), %"]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
     for k, (ax, (title, grid)) in enumerate(zip(axes, maps.items())):
         if k < 2:
@@ -296,7 +285,8 @@ def example_images(cfg, seed: int, n: int = 6, p_drop: float = 0.5, profile: str
     data = _load_split(cfg, "train", n, seed)
     rows = {f"s = {s:g}": data.with_digit(s) for s in cfg.strengths}
     s_max = max(cfg.strengths)
-    augment = DropDigit(make_augment(cfg, size=data.packed.shape[-1]), s_max, p_drop)
+    augment = DropDigit(simclr_augment(data.packed.shape[-1], cfg.crop_scale_min, cfg.jitter),
+                        s_max, p_drop)
     keep = torch.rand(n, generator=torch.Generator().manual_seed(seed)) >= p_drop  # view()'s draw
     rows[f"view, p_drop {p_drop:g}"] = augment.view(data.packed, torch.Generator().manual_seed(seed))
     titles = [f"class {int(c)}\ndigit {int(d)}" for c, d in zip(data.labels, data.digits)]

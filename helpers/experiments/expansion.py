@@ -15,6 +15,8 @@ figures.
 
 from __future__ import annotations
 
+import copy
+
 import math
 
 import numpy as np
@@ -300,18 +302,18 @@ def subspace_expansion(J: torch.Tensor, Q: torch.Tensor) -> float:
     return float(J.shape[1] * (J @ Q).pow(2).sum() / (Q.shape[1] * J.pow(2).sum()))
 
 
-def head_report(encoder, head, images, labels, device, seed: int = 0) -> dict:
+def head_report(net, images, labels, device, seed: int = 0) -> dict:
     """Linearised expansion of ``head`` along the class-mean directions of h, with baselines.
 
     The head is linearised two ways: its mean Jacobian over the images' h, and the
     least-squares linear fit z ~ J h + b. Baselines: the top principal directions of h, and
     random subspaces of the same dimension (E = 1 on average by construction).
     """
-    from helpers.experiments import puzzle
+    from helpers.layers import H, Z, layer_features
 
-    feats = puzzle.layer_features(encoder, head, images, device)
-    h, z = feats["stage4"].double(), feats["head output z"].double()
-    head = head.to("cpu").double().eval()
+    feats = layer_features(net, images, device)
+    h, z = feats[H].double(), feats[Z].double()
+    head = copy.deepcopy(net.head).to("cpu").double().eval()
     J = mean_jacobian(head, h)
     hc, zc = h - h.mean(0), z - z.mean(0)
     J_ls = torch.linalg.lstsq(hc, zc).solution.T  # (p, k)
@@ -329,57 +331,53 @@ def head_report(encoder, head, images, labels, device, seed: int = 0) -> dict:
         weights = torch.stack([(labels == c).double().mean() for c in labels.unique()])
         return float((weights[:, None] * means.pow(2)).sum() / (F - F.mean(0)).pow(2).sum(1).mean())
 
-    head.float()
     return {"E_class": subspace_expansion(J, Q), "E_class_ls": subspace_expansion(J_ls, Q),
             "E_top_pcs": subspace_expansion(J, pcs), "E_random": np.percentile(rand, [5, 50, 95]),
             "share_h": share(h), "share_z": share(z), "linear_fit_r2": float(r2),
             "q": q, "dim_h": h.shape[1], "dim_z": z.shape[1]}
 
 
-def _train_puzzle_network(pcfg, seed: int, progress: bool):
-    """Chapter 1's seed-``seed`` network, trained exactly as ``puzzle.run`` trains it."""
+def chapter1_head(pcfg, seed: int, progress: bool = True) -> dict:
+    """Linearise the head of Chapter 1's seed-``seed`` network: loaded from Chapter 1's kept
+    networks (:func:`helpers.experiments.puzzle.trained_networks`; trained once if missing)."""
     from helpers.experiments import puzzle
-    from helpers.runtime import get_device, seed_everything
-    from helpers.train import train_simclr
+    from helpers.runtime import get_device
 
     device = get_device()
     train, test = puzzle.load_data(pcfg, seed)
-    seed_everything(seed)  # same order of random draws as puzzle.run: model init first
-    encoder, head = puzzle.build_model(pcfg)
-    augment = puzzle.make_augment(pcfg, size=train.images.shape[-1])
-    hist = train_simclr(encoder, head, train.images, augment, epochs=pcfg.epochs,
-                        batch_size=pcfg.batch_size, lr=pcfg.lr, weight_decay=pcfg.weight_decay,
-                        temperature=pcfg.temperature, seed=seed, device=device,
-                        desc=f"SimCLR seed {seed} (tau {pcfg.temperature:g})", progress=progress)
-    return encoder, head, train, test, hist, device
-
-
-def chapter1_head(pcfg, seed: int, progress: bool = True) -> dict:
-    """Retrain Chapter 1's seed-``seed`` network (same config and seed) and linearise its head."""
-    encoder, head, train, test, hist, device = _train_puzzle_network(pcfg, seed, progress)
-    report = head_report(encoder, head, test.images, test.labels, device, seed)
-    return {**report, "loss": hist["loss"], "temperature": pcfg.temperature,
+    nets, hist = puzzle.trained_networks(pcfg, seed, device, progress, train_set=train)
+    report = head_report(nets[0], test.images, test.labels, device, seed)
+    return {**report, "loss": hist[0]["loss"], "temperature": pcfg.temperature,
             "data_description": test.source, "n_images": len(test)}
 
 
 def head_sweep(scfg, temperatures, seed: int, progress: bool = True) -> dict:
-    """A small Chapter-1-like network retrained at each temperature: its head's E and h / z probes."""
+    """A small Chapter-1-like network trained at each temperature: its head's E and h / z probes."""
     from dataclasses import replace
 
+    from helpers.augment import simclr_augment
     from helpers.experiments import puzzle
+    from helpers.layers import H, Z, layer_features
     from helpers.probes import probe_accuracy
+    from helpers.runtime import get_device, seed_everything
+    from helpers.train import train
 
+    device = get_device()
+    train_set, test = puzzle.load_data(scfg, seed)
+    augment = simclr_augment(train_set.images.shape[-1], scfg.crop_scale_min, scfg.jitter)
     rows = []
     for tau in tqdm(temperatures, desc="temperature sweep", disable=not progress, leave=False):
         cfg = replace(scfg, temperature=float(tau))
-        encoder, head, train, test, hist, device = _train_puzzle_network(cfg, seed, progress=False)
-        report = head_report(encoder, head, test.images, test.labels, device, seed)
-        tr = puzzle.layer_features(encoder, head, train.images, device)
-        te = puzzle.layer_features(encoder, head, test.images, device)
-        acc = {k: probe_accuracy(tr[k], train.labels, te[k], test.labels, method="ridge")[0]
-               for k in ("stage4", "head output z")}
-        rows.append({**report, "temperature": float(tau), "acc_h": acc["stage4"],
-                     "acc_z": acc["head output z"], "final_loss": hist["loss"][-1]})
+        seed_everything(seed)  # the same initialisation at every temperature
+        net = puzzle.build_network(cfg)
+        (hist,) = train(net, train_set.images, puzzle.recipe(cfg), augment, seeds=seed,
+                        device=device, progress=False)
+        report = head_report(net, test.images, test.labels, device, seed)
+        tr, te = (layer_features(net, d.images, device) for d in (train_set, test))
+        acc = {k: probe_accuracy(tr[k], train_set.labels, te[k], test.labels, method="ridge")[0]
+               for k in (H, Z)}
+        rows.append({**report, "temperature": float(tau), "acc_h": acc[H], "acc_z": acc[Z],
+                     "final_loss": hist["loss"][-1]})
     return {"rows": rows, "network": f"ResNet-18 width {scfg.width} + MLP head "
             f"{8 * scfg.width}-{scfg.head_hidden}-{scfg.head_out}",
             "n_train": scfg.n_train, "epochs": scfg.epochs, "data": scfg.data}
@@ -740,6 +738,42 @@ def cell_drawer(payload: dict):
         bx.legend(fontsize=7, loc="lower right")
 
     return draw
+
+
+def _vs_random(E: float, band) -> str:
+    """Compare E with the 5-95 % range of random subspaces."""
+    return ("expands" if E > band[2] else "shrinks" if E < band[0]
+            else "is within the random range for")
+
+
+def summarize_chapter1_head(payload: dict, chapter1: dict) -> str:
+    """What the chapter prints about Chapter 1's head, computed: E along the class means by
+    both linearisations against random subspaces, the variance shares, Chapter 1's own h and z
+    probes (``chapter1``: Chapter 1's payload), and the temperature sweep when present."""
+    from helpers.layers import H, Z
+
+    c1, band = payload["chapter1"], payload["chapter1"]["E_random"]
+    acc = dict(zip(chapter1["layers"], chapter1["accuracy"][0]))
+    lines = [
+        f"Chapter 1's probe on that network: h {100 * acc[H]:.1f} %, z {100 * acc[Z]:.1f} %",
+        f"head at tau = {c1['temperature']:g}: E along the {c1['q']} class-mean directions = "
+        f"{c1['E_class']:.2f} (mean Jacobian), {c1['E_class_ls']:.2f} (least squares, R^2 of "
+        f"the linear fit {c1['linear_fit_r2']:.3f}); top {c1['q']} principal directions "
+        f"{c1['E_top_pcs']:.2f}; random {c1['q']}-dim subspaces {band[0]:.2f}-{band[2]:.2f} (5-95 %)",
+        f"share of the variance between class means: h {100 * c1['share_h']:.1f} %, "
+        f"z {100 * c1['share_z']:.1f} %",
+        f"verdict: the head {_vs_random(c1['E_class'], band)} the class-mean directions by its "
+        f"mean Jacobian, {_vs_random(c1['E_class_ls'], band)} them by its least-squares fit, "
+        f"and {_vs_random(c1['E_top_pcs'], band)} the top principal directions; Chapter 1's "
+        f"probe: h - z = {100 * (acc[H] - acc[Z]):+.1f} points"]
+    if "sweep" in payload:
+        sw = payload["sweep"]
+        lines.append(f"sweep ({sw['network']}, {sw['n_train']} images, {sw['epochs']} epochs):")
+        lines += [f"  tau {row['temperature']:>5g}: E along class means {row['E_class']:.2f} "
+                  f"(random {row['E_random'][0]:.2f}-{row['E_random'][2]:.2f}); ridge probe "
+                  f"h {100 * row['acc_h']:.1f} %, z {100 * row['acc_z']:.1f} %"
+                  for row in sw["rows"]]
+    return "\n".join(lines)
 
 
 def plot_chapter1_head(payload: dict, provenance: dict):

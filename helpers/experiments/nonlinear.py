@@ -20,11 +20,12 @@ import torch
 from tqdm.auto import tqdm
 
 from helpers.data.signflip import SignFlipFeatures
+from helpers.layers import H, INPUT, Z
 from helpers.losses import batched_nt_xent
 from helpers.probes import logistic_probe_fit
 
 KINDS = ("relu", "linear")
-LAYERS = ("input", "hidden h", "output z")
+LAYERS = (INPUT, H, Z)  # helpers.layers: the input, the hidden layer h, the output z
 TARGETS = ("sign", "control", "magnitude")  # sign of x_0; sign of x_1; |x_0| above its median
 
 
@@ -164,7 +165,7 @@ def sign_response(cfg, trained: dict, ts: torch.Tensor) -> dict:
         rms = fd.pow(2).sum(-1).mean(-1).sqrt().clamp(min=1e-12)  # (M,)
         odd = (f - f.flip(1)).norm(dim=-1)  # (M, T): f(t) - f(-t), ts symmetric about 0
         sens.append((odd[:, ts > 0].mean(1) / rms))
-    return {"curves": {"hidden h": h, "output z": z}, "sensitivity": torch.stack(sens, 1)}
+    return {"curves": {H: h, Z: z}, "sensitivity": torch.stack(sens, 1)}
 
 
 def run(cfg, seed: int, progress: bool = True) -> dict:
@@ -183,8 +184,8 @@ def run(cfg, seed: int, progress: bool = True) -> dict:
         "sensitivity": resp["sensitivity"].tolist(),  # (M, 2): h, z
         "loss": np.array(trained["loss"]).T.tolist(),  # (M, n_logged)
         "showcase": {kind: {"W1": trained["W1"][m].tolist(), "W2": trained["W2"][m].tolist(),
-                            "hidden": resp["curves"]["hidden h"][m].tolist(),
-                            "output": resp["curves"]["output z"][m].tolist()}
+                            "hidden": resp["curves"][H][m].tolist(),
+                            "output": resp["curves"][Z][m].tolist()}
                      for kind, m in zip(KINDS, show)},
         "ts": ts.tolist(),
         "data_description": (f"synthetic signed feature (d = {cfg.dim}, A = {cfg.amplitude}, "
@@ -233,7 +234,7 @@ def summarize(payload: dict) -> str:
     """The verdict at p_flip = 1/2, computed: sign probe at h and z for each kind, and checks."""
     table = layer_table(payload)
     s = payload["targets"].index("sign")
-    h, z = payload["layers"].index("hidden h"), payload["layers"].index("output z")
+    h, z = payload["layers"].index(H), payload["layers"].index(Z)
     relu, lin = table["relu"][:, s], table["linear"][:, s]
     lines = [f"p_flip = 1/2, sign of x_0 (chance 50 %): ReLU h {100 * relu[h]:.1f} %, "
              f"z {100 * relu[z]:.1f} %; linear h {100 * lin[h]:.1f} %, z {100 * lin[z]:.1f} %"]
@@ -246,10 +247,10 @@ def summarize(payload: dict) -> str:
 
 # --- figures ------------------------------------------------------------------------------------
 
-_STYLE = {("relu", "hidden h"): dict(color="#D55E00", ls="-", marker="o"),
-          ("relu", "output z"): dict(color="#D55E00", ls="--", marker="s"),
-          ("linear", "hidden h"): dict(color="#0072B2", ls="-", marker="o"),
-          ("linear", "output z"): dict(color="#0072B2", ls="--", marker="s")}
+_STYLE = {("relu", H): dict(color="#D55E00", ls="-", marker="o"),
+          ("relu", Z): dict(color="#D55E00", ls="--", marker="s"),
+          ("linear", H): dict(color="#0072B2", ls="-", marker="o"),
+          ("linear", Z): dict(color="#0072B2", ls="--", marker="s")}
 
 
 def plot_sweeps(payload: dict, provenance: dict):
@@ -261,7 +262,7 @@ def plot_sweeps(payload: dict, provenance: dict):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, axis in zip(axes, ("p_flip", "decay")):
         for kind in KINDS:
-            for layer in ("hidden h", "output z"):
+            for layer in (H, Z):
                 x, m, sd = sweep_curve(payload, kind, axis, layer)
                 xp = x if axis == "p_flip" else np.where(x > 0, x, x[x > 0].min() / 3)
                 ax.errorbar(xp, m, yerr=sd, capsize=2, label=f"{kind}, {layer}", **_STYLE[kind, layer])
@@ -320,7 +321,7 @@ def plot_mechanism(payload: dict, provenance: dict):
     for kind, marker in zip(KINDS, ("o", "x")):
         show = payload["showcase"][kind]
         W1, W2 = np.asarray(show["W1"]), np.asarray(show["W2"])
-        color = _STYLE[kind, "hidden h"]["color"]
+        color = _STYLE[kind, H]["color"]
         used = np.linalg.norm(W2, axis=0)  # how much the output reads each hidden unit
         axes[0].scatter(W1[:, 0], np.linalg.norm(W1[:, 1:], axis=1), s=15 + 120 * used / used.max(),
                         marker=marker, color=color, label=kind, alpha=0.8)

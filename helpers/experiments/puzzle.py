@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from helpers.augment import SimCLRAugment
+from helpers.augment import simclr_augment
 from helpers.data import load_image_set
-from helpers.heads import MLPHead
-from helpers.models import ResNet18
-from helpers.probes import extract_features, probe_layers
+from helpers.layers import H, Z, layer_features
+from helpers.models import resnet_network
+from helpers.probes import probe_layers
 from helpers.runtime import get_device, seed_everything
-from helpers.train import train_simclr
+from helpers.train import Recipe, train
 
-# Bottom to top. 'stage4' is the encoder output h, the layer SimCLR keeps.
-LAYERS = ("stage1", "stage2", "stage3", "stage4", "head hidden", "head output z")
-ENCODER_OUTPUT = LAYERS.index("stage4")
+# Bottom to top (helpers.layers): 'h' is the encoder output, the layer SimCLR keeps.
+LAYERS = ("stage1", "stage2", "stage3", H, "head1", Z)
+ENCODER_OUTPUT = LAYERS.index(H)
 
 
 def load_data(cfg, seed: int):
@@ -33,60 +31,58 @@ def load_data(cfg, seed: int):
     return train, test
 
 
-def build_model(cfg):
-    """(encoder, head): ResNet-18 of width ``cfg.width`` and a 2-layer MLP head."""
-    encoder = ResNet18(width=cfg.width)
-    head = MLPHead(encoder.out_dim, cfg.head_hidden, cfg.head_out)
-    return encoder, head
+def build_network(cfg):
+    """ResNet-18 of width ``cfg.width`` with a 2-layer MLP head (no classifier)."""
+    return resnet_network(cfg.width, "mlp", hidden_dim=cfg.head_hidden, out_dim=cfg.head_out)
 
 
-def make_augment(cfg, size: int) -> SimCLRAugment:
-    """SimCLR's augmentation at the config's strength s: jitter (0.8s, 0.8s, 0.8s, 0.2s)."""
-    return SimCLRAugment(size=size, scale=(cfg.crop_scale_min, 1.0),
-                         jitter=(0.8 * cfg.jitter,) * 3 + (0.2 * cfg.jitter,))
+def recipe(cfg) -> Recipe:
+    return Recipe("simclr", epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                  weight_decay=cfg.weight_decay, temperature=cfg.temperature)
 
 
-def layer_features(encoder, head, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
-    """Every layer's representation of ``images`` (n, 3, H, W) uint8, no augmentation."""
+def networks_path(cfg, seeds) -> Path:
+    """Where the trained networks of ``cfg`` and ``seeds`` are kept (Chapter 4 loads them)."""
+    from helpers.results import result_key, results_dir
 
-    def all_layers(x):
-        stages = encoder.forward_features(x.float().div(255))
-        hidden, z = head.forward_layers(stages["stage4"])
-        return {**{k: stages[k] for k in LAYERS[:4]}, "head hidden": hidden, "head output z": z}
-
-    encoder.to(device).eval()
-    head.to(device).eval()
-    return extract_features(all_layers, images, device=device)
+    key = result_key("puzzle-networks", "any", cfg.data, seeds[0], {"cfg": cfg, "seeds": seeds})
+    return results_dir() / "puzzle" / "networks" / f"{cfg.data}-{key}.pt"
 
 
-def run(cfg, seed: int, device=None, progress: bool = True, checkpoint_dir=None) -> dict:
-    """Pre-train ``cfg.n_seeds`` models and probe every layer. Returns JSON-able numbers.
+def trained_networks(cfg, seed: int, device=None, progress: bool = True, train_set=None):
+    """Chapter 1's ``cfg.n_seeds`` networks (seeds ``seed``, ``seed + 1``, ...), trained together.
 
-    ``checkpoint_dir``: if given, each seed's training checkpoints there every epoch and an
-    interrupted run resumes (``python -m helpers.run`` passes one; the numbers are the same).
+    Trained once and kept (:func:`networks_path`, a training checkpoint with the engine's full
+    fingerprint): a later call, from this chapter or from Chapter 4, loads them instead of
+    training again, and an interrupted training resumes. Returns ``(networks, histories)``.
     """
     device = get_device(device)
+    train_set = load_data(cfg, seed)[0] if train_set is None else train_set
+    seeds = [seed + k for k in range(cfg.n_seeds)]
+    nets = []
+    for s in seeds:
+        seed_everything(s)  # each seed's own initialisation
+        nets.append(build_network(cfg))
+    augment = simclr_augment(train_set.images.shape[-1], cfg.crop_scale_min, cfg.jitter)
+    hist = train(nets, train_set.images, recipe(cfg), augment, seeds=seeds, device=device,
+                 checkpoint=networks_path(cfg, seeds), progress=progress,
+                 desc=f"SimCLR, {len(seeds)} seed(s)")
+    return nets, hist
+
+
+def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
+    """Pre-train ``cfg.n_seeds`` models together and probe every layer. Returns JSON-able numbers."""
+    device = get_device(device)
     train, test = load_data(cfg, seed)
-    per_seed, losses = [], []
-    for k in range(cfg.n_seeds):
-        seed_everything(seed + k)
-        encoder, head = build_model(cfg)
-        if k == 0:  # the same architecture before any training: the floor pre-training must beat
-            untrained = _probe(cfg, encoder, head, train, test, device)
-        augment = make_augment(cfg, size=train.images.shape[-1])
-        hist = train_simclr(encoder, head, train.images, augment, epochs=cfg.epochs,
-                            batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            temperature=cfg.temperature, seed=seed + k, device=device,
-                            desc=f"SimCLR seed {seed + k}", progress=progress,
-                            checkpoint=(Path(checkpoint_dir) / f"seed{seed + k}.pt"
-                                        if checkpoint_dir else None))
-        losses.append(hist["loss"])
-        per_seed.append(_probe(cfg, encoder, head, train, test, device))
+    seed_everything(seed)  # the same architecture before any training: the floor to beat
+    untrained = _probe(cfg, build_network(cfg), train, test, device)
+    nets, hist = trained_networks(cfg, seed, device, progress, train_set=train)
+    per_seed = [_probe(cfg, net, train, test, device) for net in nets]
     return {
         "layers": list(LAYERS),
         "accuracy": [[acc[layer] for layer in LAYERS] for acc in per_seed],  # (n_seeds, n_layers)
         "untrained": [untrained[layer] for layer in LAYERS],
-        "loss": losses,  # (n_seeds, epochs)
+        "loss": [h["loss"] for h in hist],  # (n_seeds, epochs)
         "chance": 1.0 / len(train.classes),
         "data_description": train.source,
         "network": (f"ResNet-18 (CIFAR stem, width {cfg.width}) + MLP head "
@@ -95,9 +91,9 @@ def run(cfg, seed: int, device=None, progress: bool = True, checkpoint_dir=None)
     }
 
 
-def _probe(cfg, encoder, head, train, test, device) -> dict[str, float]:
-    train_feats = layer_features(encoder, head, train.images, device)
-    test_feats = layer_features(encoder, head, test.images, device)
+def _probe(cfg, net, train, test, device) -> dict[str, float]:
+    train_feats = layer_features(net, train.images, device)
+    test_feats = layer_features(net, test.images, device)
     return probe_layers(train_feats, train.labels, test_feats, test.labels, method=cfg.probe)
 
 
@@ -132,7 +128,7 @@ def plot_layers(payload: dict, provenance: dict):
                               chance=payload["chance"], highlight=ENCODER_OUTPUT)
     plots.plot_layer_accuracy(payload["layers"], np.array([payload["untrained"]]), ax=ax,
                               label="untrained network", color="0.55")
-    ax.annotate("h (encoder output)", (ENCODER_OUTPUT, 100 * acc.mean(0)[ENCODER_OUTPUT]),
+    ax.annotate("h (pre-projection)", (ENCODER_OUTPUT, 100 * acc.mean(0)[ENCODER_OUTPUT]),
                 textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
     ax.set_title("Class information, layer by layer")
     ax.legend(loc="lower left")

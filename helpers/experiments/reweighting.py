@@ -21,24 +21,24 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from helpers.augment import SimCLRAugment
+from helpers.augment import simclr_augment
+from helpers.data.digits import base_digit_indices
 from helpers.data.hierarchy import load_hierarchy
 from helpers.data.overlay import DropDigit, composite, digit_masks, with_mask_channel
-from helpers.data.digits import base_digit_indices
 from helpers.data.registry import load_image_set
 from helpers.heads import FixedReweightingHead, MLPHead
-from helpers.losses import nt_xent, supcon
-from helpers.models import ResNet18
-from helpers.probes import extract_features, ridge_probe_fit
+from helpers.layers import H, Z, layer_features
+from helpers.models import Network, ResNet18
+from helpers.probes import ridge_probe_fit
 from helpers.runtime import get_device, seed_everything
+from helpers.train import Recipe, train
 
 SETTINGS = ("simclr", "supcon", "ce")
 TASKS = {"simclr": ("class", "digit"), "supcon": ("coarse", "fine"), "ce": ("coarse", "fine")}
-LAYERS = ("h", "z")  # encoder output, head output
+LAYERS = (H, Z)  # encoder output, head output (helpers.layers)
 SPLITS = ("val", "test")
 MLP = "mlp"
 PAIRS = "shapes-pairs"  # coarse-to-fine built here: shapes classes 2c, 2c + 1 -> coarse c
@@ -113,60 +113,33 @@ def load_data(cfg, setting: str, seed: int) -> dict:
 
 # --- pre-training ----------------------------------------------------------------------------
 
-def pretrain(encoder: nn.Module, head: nn.Module, images: torch.Tensor, setting: str, cfg, *,
-             labels: torch.Tensor | None = None, seed: int = 0, device="cpu",
-             progress: bool = True, desc: str = "") -> list[float]:
-    """Train encoder (+ head, + a linear classifier for 'ce') with Adam; returns loss per epoch.
+def build_network(name: str, setting: str, cfg, n_coarse: int) -> Network:
+    """ResNet-18 of width ``cfg.width`` + head ``name`` (:func:`build_head`) + for 'ce' a linear
+    classifier of z onto the ``n_coarse`` coarse labels."""
+    encoder = ResNet18(width=cfg.width)
+    head = build_head(name, encoder.out_dim, cfg)
+    return Network(encoder, head, nn.Linear(head.out_dim, n_coarse) if setting == "ce" else None)
 
-    'simclr': DropDigit(SimCLRAugment) two views, NT-Xent on z. 'supcon': two SimCLR views,
-    SupCon on z with the coarse ``labels``. 'ce': one view, cross-entropy of ``Linear(z)``
-    against the coarse ``labels``. images: (n, 4 or 3, S, S) uint8.
+
+def pretrain(nets, images: torch.Tensor, setting: str, cfg, *, seeds,
+             labels: torch.Tensor | None = None, device="cpu", progress: bool = True,
+             desc: str = "") -> list[list[float]]:
+    """Train the networks (one per seed, together) with Adam; returns the loss per epoch of each.
+
+    'simclr': DropDigit(SimCLR augmentation) two views, NT-Xent on z. 'supcon': two SimCLR
+    views, SupCon on z with the coarse ``labels``. 'ce': one view, cross-entropy of the
+    classifier on z against the coarse ``labels``. images: (n, 4 or 3, S, S) uint8.
     """
-    augment = SimCLRAugment(size=images.shape[-1], scale=(cfg.crop_scale_min, 1.0),
-                            jitter=(0.8 * cfg.jitter,) * 3 + (0.2 * cfg.jitter,))
+    augment = simclr_augment(images.shape[-1], cfg.crop_scale_min, cfg.jitter)
     if setting == "simclr":
         augment = DropDigit(augment, cfg.digit_strength, cfg.p_drop)
     elif labels is None:
         raise ValueError(f"setting {setting!r} is supervised: pass the coarse labels")
-    modules = nn.ModuleList([encoder, head])
-    if setting == "ce":
-        modules.append(nn.Linear(head.out_dim, int(labels.max()) + 1))
-    modules.to(device).train()
-    opt = torch.optim.Adam(modules.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    data = images.to(device)
-    labels = None if labels is None else labels.to(device)
-    steps, bs, history = len(data) // cfg.batch_size, cfg.batch_size, []
-    for _ in tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False):
-        order = torch.randperm(len(data), device=device, generator=gen)
-        total = 0.0
-        for step in range(steps):
-            idx = order[step * bs:(step + 1) * bs]
-            x = data[idx]
-            if setting == "ce":
-                z = head(encoder(augment(x, generator=gen)))  # (B, p)
-                loss = F.cross_entropy(modules[2](z), labels[idx])
-            else:
-                v1, v2 = augment.two_views(x, generator=gen)  # (B, 3, S, S) each
-                z = head(encoder(torch.cat([v1, v2])))  # (2B, p)
-                loss = (nt_xent(z[:bs], z[bs:], cfg.temperature) if setting == "simclr" else
-                        supcon(torch.stack([z[:bs], z[bs:]], dim=1), labels[idx], cfg.temperature))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        history.append(total / max(steps, 1))
-    modules.eval()
-    return history
-
-
-def features(encoder, head, images: torch.Tensor, device) -> dict[str, torch.Tensor]:
-    """{'h': (n, d), 'z': (n, p)} of clean uint8 images (n, 3, S, S), in batches, CPU float."""
-    def layers(x):
-        h = encoder(x.float().div(255))
-        return {"h": h, "z": head(h)}
-
-    return extract_features(layers, images, device=device)
+    recipe = Recipe(setting, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                    weight_decay=cfg.weight_decay, temperature=cfg.temperature)
+    hist = train(nets, images, recipe, augment, seeds=seeds, labels=labels, device=device,
+                 progress=progress, desc=desc)
+    return [h["loss"] for h in hist]
 
 
 def scaled_probe(train_X, train_y, eval_sets, l2: float) -> list[float]:
@@ -195,18 +168,21 @@ def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True
     data = load_data(cfg, setting, seed) if data is None else data
     names = head_names(cfg)
     acc, losses = [], []
-    total = len(names) * cfg.n_seeds
-    bar = tqdm(total=total, desc=f"{setting}: heads x seeds", disable=not progress)
+    seeds = [seed + r for r in range(cfg.n_seeds)]
+    labels = data["pretrain_labels"]
+    n_coarse = 0 if labels is None else int(labels.max()) + 1
+    bar = tqdm(total=len(names), desc=f"{setting}: heads, {len(seeds)} seed(s) each",
+               disable=not progress)
     for name in names:
-        per_seed, loss_seed = [], []
-        for r in range(cfg.n_seeds):
-            seed_everything(seed + r)
-            encoder = ResNet18(width=cfg.width)
-            head = build_head(name, encoder.out_dim, cfg)
-            loss_seed.append(pretrain(encoder, head, data["pretrain"], setting, cfg,
-                                      labels=data["pretrain_labels"], seed=seed + r,
-                                      device=device, progress=False))
-            feats = {s: features(encoder, head, x, device) for s, (x, _) in data["splits"].items()}
+        nets = []
+        for s in seeds:
+            seed_everything(s)
+            nets.append(build_network(name, setting, cfg, n_coarse))
+        losses.append(pretrain(nets, data["pretrain"], setting, cfg, seeds=seeds, labels=labels,
+                               device=device, progress=False))
+        per_seed = []
+        for net in nets:
+            feats = {s: layer_features(net, x, device) for s, (x, _) in data["splits"].items()}
             per_task = []
             for task in TASKS[setting]:
                 y = {s: data["splits"][s][1][task] for s in data["splits"]}
@@ -214,9 +190,8 @@ def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True
                                               [(feats[s][layer], y[s]) for s in SPLITS],
                                               cfg.probe_l2) for layer in LAYERS])
             per_seed.append(per_task)
-            bar.update()
         acc.append(per_seed)
-        losses.append(loss_seed)
+        bar.update()
     bar.close()
     return {"heads": names, "tasks": list(TASKS[setting]), "layers": list(LAYERS),
             "splits": list(SPLITS), "acc": acc, "loss": losses,

@@ -28,8 +28,8 @@ With ``cfg.correlations`` non-empty, ``sweep`` adds one ``erm_head`` network (fi
 cue-label agreement (background and co-object alike, 0.5 = no shortcut): its own classifier's
 metrics and DFR at h and z, for the chapter's correlation explorer.
 
-Layers: ``block1..3`` (pooled conv blocks), ``h`` (the encoder output, pre-projection), and for
-head methods ``head hidden`` and ``z`` (post-projection).
+Layers (:mod:`helpers.layers`): ``stage1..3`` (pooled conv blocks), ``h`` (the encoder output,
+pre-projection), and for head methods ``head1`` and ``z`` (post-projection).
 """
 
 from __future__ import annotations
@@ -41,19 +41,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from helpers import layers as L
+from helpers.augment import ShiftFlip
 from helpers.data.urbancars import make_urbancars, split_counts
-from helpers.heads import IdentityHead, MLPHead
+from helpers.heads import make_head
 from helpers.metrics import METRICS, predictions_from_probabilities, shortcut_metrics
-from helpers.models import ResNet18
-from helpers.probes import extract_features, logistic_probe_fit
+from helpers.models import Network, ResNet18
+from helpers.probes import logistic_probe_fit
 from helpers.runtime import get_device, seed_everything
-from helpers.shortcut_training import Network, train_network
+from helpers.train import Recipe, train
 
 METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_head_wm")
 METHOD_NAMES = {"erm": "ERM, no head", "erm_head": "ERM + MLP head",
                 "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background re-draw aug.",
                 "erm_head_wm": "ERM + MLP head, watermarked training set"}
-PRE, POST = "h", "z"
+PRE, POST = L.H, L.Z
 TEST_SHIFTS = ("none", "bg_flip", "coobj_flip", "style_edges", "style_colour")
 LLE_SHIFTS = ("none", "bg_random", "coobj_random")
 
@@ -92,32 +94,31 @@ def build_network(cfg, method: str) -> Network:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
     encoder = ConvEncoder(cfg.width) if cfg.arch == "convnet" else ResNet18(width=cfg.width)
-    head = (MLPHead(encoder.out_dim, cfg.head_hidden, cfg.head_out) if "head" in method
-            else IdentityHead(encoder.out_dim))
+    head = (make_head("mlp", encoder.out_dim, hidden_dim=cfg.head_hidden, out_dim=cfg.head_out)
+            if "head" in method else make_head("identity", encoder.out_dim))
     return Network(encoder, head, nn.Linear(head.out_dim, 2))
 
 
 def layer_names(method: str) -> list[str]:
-    base = ["block1", "block2", "block3", PRE]
-    return base + (["head hidden", POST] if "head" in method else [])
+    base = ["stage1", "stage2", "stage3", PRE]
+    return base + (["head1", POST] if "head" in method else [])
 
 
 def layer_features(net: Network, images: torch.Tensor, device) -> dict:
     """{layer: (n, dim)} for every layer of ``net`` and the classifier's logits ('logits')."""
-    with_head = not isinstance(net.head, IdentityHead)
+    return L.layer_features(net, images, device, logits=True)
 
-    def all_layers(x):
-        f = net.encoder.forward_features(x.float().div(255))
-        out = {"block1": f["stage1"], "block2": f["stage2"], "block3": f["stage3"], PRE: f["stage4"]}
-        z = f["stage4"]
-        if with_head:
-            hidden, z = net.head.forward_layers(f["stage4"])
-            out.update({"head hidden": hidden, POST: z})
-        out["logits"] = net.classifier(z)
-        return out
 
-    net.to(device).eval()
-    return extract_features(all_layers, images, device=device)
+def train_network(net: Network, images, labels, *, loss: str, epochs: int, seed: int, device,
+                  cfg, batch_size: int | None = None, alt_images=None, alt_prob: float = 0.0,
+                  desc: str = "training", progress: bool = True, on_epoch_end=None) -> dict:
+    """One network through the training engine with the chapter's recipe (Adam, ShiftFlip)."""
+    recipe = Recipe(loss, epochs=epochs, batch_size=batch_size or cfg.batch_size, lr=cfg.lr,
+                    weight_decay=cfg.weight_decay, temperature=cfg.temperature, alt_prob=alt_prob)
+    (hist,) = train(net, images, recipe, ShiftFlip(0.06), seeds=seed, labels=labels,
+                    alt_images=alt_images, device=device, desc=desc, progress=progress,
+                    on_epoch_end=on_epoch_end)
+    return hist
 
 
 def load_data(cfg, seed: int, watermark: bool = False) -> dict:
@@ -245,10 +246,9 @@ def train_method(cfg, method: str, data: dict, seed: int, device, progress=True)
     net = build_network(cfg, method)
     train_network(net, data["train"].images, data["train"].labels,
                   loss="supcon" if method.startswith("supcon") else "ce", epochs=cfg.epochs,
-                  batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                  temperature=cfg.temperature, seed=seed,
+                  seed=seed, device=device, cfg=cfg,
                   alt_images=data["train_bg_random"].images if method == "erm_bgaug" else None,
-                  alt_prob=0.5 if method == "erm_bgaug" else 0.0, device=device,
+                  alt_prob=0.5 if method == "erm_bgaug" else 0.0,
                   desc=f"{method} seed {seed}", progress=progress)
     return net
 
@@ -270,9 +270,8 @@ def cue_learnability(cfg, seed: int, device, progress=True) -> dict:
             logits = layer_features(net, test.images, device)["logits"]
             curve.append(float((logits.argmax(1) == y_te).float().mean()))
 
-        train_network(net, train.images, y_tr, loss="ce", epochs=cfg.learn_epochs,
-                      batch_size=min(cfg.batch_size, len(train)), lr=cfg.lr,
-                      weight_decay=cfg.weight_decay, seed=seed, device=device,
+        train_network(net, train.images, y_tr, loss="ce", epochs=cfg.learn_epochs, seed=seed,
+                      device=device, cfg=cfg, batch_size=min(cfg.batch_size, len(train)),
                       desc=f"learn {cue}", progress=progress, on_epoch_end=score)
         out[cue] = curve
     return out
