@@ -72,6 +72,23 @@ def test_balance_report_reads_a_known_history():
         fw_report.balance_report({"runs": [{**run, "depth": 1, "imbalance": [[], []]}]}, lr=0.1)
 
 
+def test_plateaus_are_matched_to_the_features_learned():
+    """A made-up loss history that learns feature 2, then feature 1, of a two-feature model."""
+    phi, p, sigma = [1.0, 0.5], [0.0, 0.0], 0.5
+    m, s = th.feature_moments(phi, p, sigma)
+    share, opt = m**2 / s**2, th.optimal_loss(m, s)
+    gaps = [share.sum()] * 3 + [1.0] + [share[0]] * 3 + [0.02] + [0.0] * 3
+    payload = {"phi": phi, "p": p, "sigma": sigma, "optimal_loss": opt,
+               "runs": [{"depth": 2, "loss": list(opt + np.array(gaps)),
+                         "history_steps": list(range(0, 10 * len(gaps), 10))}]}
+    found = fw_report.plateaus(payload)[0]["plateaus"]
+    assert [pl["learned"] for pl in found] == [[], [2], [1, 2]]
+    assert [pl["step"] for pl in found] == [0, 40, 80]
+    assert max(pl["residual"] for pl in found) < 1e-12
+    text = fw_report.format_plateaus([{"depth": 2, "plateaus": found}], payload)
+    assert "ranked by m_i (largest first): 1, 2" in text
+
+
 def test_gains_rank_falls_but_the_representation_rank_need_not():
     rng = np.random.default_rng(0)
     for _ in range(200):  # the entropy argument: any positive gains, any depth
