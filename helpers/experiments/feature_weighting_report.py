@@ -203,7 +203,7 @@ def plot_representation_spectrum(payload: dict, provenance: dict):
     spec = theory.normalise_layer(representation_spectrum(phi, two["sim_gains"]))
     names = ["input x"] + [f"layer {l}" for l in range(1, two["depth"] + 1)]
     if two["depth"] == 2:
-        names = ["input x", "h (before the head)", "z (after the head)"]
+        names = ["input x", "h (before the head)", "Wx (after the head)"]
     width = 0.8 / len(spec)
     for k, (row, name) in enumerate(zip(spec, names)):
         ax_bar.bar(np.arange(phi.size) + (k - (len(spec) - 1) / 2) * width, row, width,
