@@ -8,7 +8,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers import get_profile  # noqa: E402
+from helpers.data.features import FeatureModel  # noqa: E402
 from helpers.experiments import feature_weighting, lower_layer  # noqa: E402
+from helpers.experiments import feature_weighting_report as fw_report  # noqa: E402
 from helpers.theory import linear as th  # noqa: E402
 
 PROV = {"profile": "smoke", "data_source": "synthetic-features", "device": "cpu", "seed": 0}
@@ -51,6 +53,73 @@ def test_spread_measures_grow_with_depth():
     assert np.all(np.diff(spread["effective_rank"]) < 0)
     assert np.all(np.diff(spread["max_over_min"]) > 0)
     assert spread["max_over_min"][-1] == pytest.approx(5.0)
+
+
+def test_balance_report_reads_a_known_history():
+    """Two recorded steps of a 3-layer run: growth, final imbalance, drift and its bound."""
+    run = {"depth": 3, "init_scale": 0.1, "max_rel_error": 0.02, "loss": [0.0, -1.5, -2.0],
+           "imbalance": [[0.1, 0.2], [0.12, 0.2], [0.13, 0.19]],
+           "weight_scale": [[0.5, 1.0], [5.0, 10.0], [10.0, 40.0]]}
+    row, = fw_report.balance_report({"runs": [run]}, lr=0.1)
+    np.testing.assert_allclose(row["growth"], [20.0, 40.0])
+    assert row["final_imbalance"] == pytest.approx(0.013)  # max(0.13 / 10, 0.19 / 40)
+    assert row["drift"] == pytest.approx(0.03) and row["drift_bound"] == pytest.approx(0.2)
+    assert row["rule_error"] == 0.02
+    assert "x20, x40" in fw_report.format_balance([row])
+    with pytest.raises(ValueError, match="lr"):
+        fw_report.balance_report({"runs": [run]}, lr=0)
+    with pytest.raises(ValueError, match="L >= 2"):
+        fw_report.balance_report({"runs": [{**run, "depth": 1, "imbalance": [[], []]}]}, lr=0.1)
+
+
+def test_plateaus_are_matched_to_the_features_learned():
+    """A made-up loss history that learns feature 2, then feature 1, of a two-feature model."""
+    phi, p, sigma = [1.0, 0.5], [0.0, 0.0], 0.5
+    m, s = th.feature_moments(phi, p, sigma)
+    share, opt = m**2 / s**2, th.optimal_loss(m, s)
+    gaps = [share.sum()] * 3 + [1.0] + [share[0]] * 3 + [0.02] + [0.0] * 3
+    payload = {"phi": phi, "p": p, "sigma": sigma, "optimal_loss": opt,
+               "runs": [{"depth": 2, "loss": list(opt + np.array(gaps)),
+                         "history_steps": list(range(0, 10 * len(gaps), 10))}]}
+    found = fw_report.plateaus(payload)[0]["plateaus"]
+    assert [pl["learned"] for pl in found] == [[], [2], [1, 2]]
+    assert [pl["step"] for pl in found] == [0, 40, 80]
+    assert max(pl["residual"] for pl in found) < 1e-12
+    text = fw_report.format_plateaus([{"depth": 2, "plateaus": found}], payload)
+    assert "ranked by m_i (largest first): 1, 2" in text
+
+
+def test_gains_rank_falls_but_the_representation_rank_need_not():
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # the entropy argument: any positive gains, any depth
+        assert fw_report.gains_rank_is_monotone(rng.uniform(0.01, 3.0, 5), int(rng.integers(1, 7)))
+    # the representation: an input (2, 1) whose loss equalises it, phi * g = (1, 1), gets MORE
+    # isotropic with depth (effective rank 1.65 -> 1.89 -> 2), although its gains get less equal
+    phi, g = np.array([2.0, 1.0]), np.array([0.5, 1.0])
+    rep = fw_report.representation_spectrum(phi, th.layer_gains(g, 2)[1:])
+    np.testing.assert_allclose(rep[0], phi)
+    np.testing.assert_allclose(rep[-1], [1.0, 1.0])
+    assert np.all(np.diff(th.effective_rank(rep)) > 0)
+    assert np.all(np.diff(th.effective_rank(th.layer_gains(g, 2))) < 0)
+    with pytest.raises(ValueError, match="gains_by_layer"):
+        fw_report.representation_spectrum(phi, np.ones((2, 3)))
+
+
+def test_spectra_and_report_figures(weighting_payload):
+    cfg = get_profile("smoke").config("feature_weighting")
+    rows = fw_report.spectra(weighting_payload)
+    for row in rows:
+        assert len(row["gains"]) == row["depth"] + 1
+        assert row["gains"][0] == pytest.approx(len(cfg.phi))  # the input: all gains 1
+        assert row["representation"][0] == pytest.approx(th.effective_rank(np.array(cfg.phi)))
+        # the top layer's spectrum is the loss's, whatever the depth
+        assert row["representation"][-1] == pytest.approx(rows[0]["representation"][-1])
+    assert "L = 2" in fw_report.format_spectra(rows)
+    assert fw_report.plot_representation_spectrum(weighting_payload, PROV) is not None
+    assert fw_report.plot_data_model(FeatureModel((1.5, 1.0), (0.6, 0.0), 0.5)) is not None
+    with pytest.raises(ValueError, match="2 features"):
+        fw_report.plot_data_model(FeatureModel((1.5,), (0.6,), 0.5))
+    matplotlib.pyplot.close("all")
 
 
 def test_lower_layer_payload_and_figures(lower_payload):

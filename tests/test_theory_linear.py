@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from helpers.data.features import FeatureModel
-from helpers.deep_linear import partial_gains, population_gd
+from helpers.deep_linear import init_layers, partial_gains, population_gd
+from helpers.experiments.feature_weighting_report import (EXPONENT_RULE_TESTS,
+                                                          representation_spectrum)
 from helpers.losses import spectral_contrastive
 from helpers.theory import linear as th
 
@@ -82,8 +84,7 @@ def test_gradient_matches_autograd():
                                    atol=1e-10)
 
 
-@pytest.mark.parametrize("depth, init_scale, steps, tol", [(2, 0.01, 20_000, 0.01),
-                                                           (3, 0.07, 60_000, 0.03)])
+@pytest.mark.parametrize("depth, init_scale, steps, tol", EXPONENT_RULE_TESTS)
 def test_exponent_rule_matches_gradient_descent(depth, init_scale, steps, tol):
     """Layer l's gain on feature i after GD from small init = g_i^(l/L), within tol (relative).
 
@@ -95,6 +96,43 @@ def test_exponent_rule_matches_gradient_descent(depth, init_scale, steps, tol):
     sim = run.layer_gains()[0]
     pred = th.layer_gains(th.optimal_gains(PHI, P, SIGMA), depth)[1:]
     assert np.max(np.abs(sim / pred - 1)) < tol
+
+
+def _imbalances(layers):
+    """[D_l] = [W_{l+1}^T W_{l+1} - W_l W_l^T] of problem 0, each (width, width)."""
+    return [up[0].T @ up[0] - low[0] @ low[0].T for low, up in zip(layers[:-1], layers[1:])]
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_finite_step_drift_is_eta_times_the_loss_decrease(depth):
+    """Gradient descent moves D_l by eta^2 (grad_{l+1}^T grad_{l+1} - grad_l grad_l^T) a step, so
+    over a run ||D_l(T) - D_l(0)||_F <= eta * (loss decrease) to leading order, and halving eta
+    halves the drift (it is O(eta), not O(1) as a path-length bound would allow)."""
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    drifts = []
+    for lr, steps in ((0.04, 20_000), (0.02, 40_000)):  # the same time horizon lr * steps
+        run = population_gd(m, s, depth, 8, init_scale=0.3, lr=lr, steps=steps, seed=1,
+                            progress=False)
+        start = init_layers(1, [len(PHI)] + [8] * depth, 0.3, seed=1)  # population_gd's init
+        drift = max(np.linalg.norm(d1 - d0) for d0, d1 in
+                    zip(_imbalances(start), _imbalances(run.layers)))
+        assert drift <= lr * (run.loss[0, 0] - run.loss[-1, 0])
+        drifts.append(drift)
+    assert 1.8 < drifts[0] / drifts[1] < 2.2
+
+
+def test_balanced_layers_have_orthogonal_columns():
+    """The representation's spectrum (eigenvalues of the layer covariance for a clean input) is
+    phi_i * ||W_l ... W_1 e_i|| once the layers are balanced (within 1 %)."""
+    m, s = th.feature_moments(PHI, P, SIGMA)
+    run = population_gd(m, s, 2, 24, init_scale=0.01, lr=0.05, steps=20_000, seed=0,
+                        progress=False)
+    assert run.loss[-1, 0] == pytest.approx(th.optimal_loss(m, s), rel=1e-6)
+    W1 = run.layers[0][0]
+    cov = (W1 * np.square(PHI)) @ W1.T
+    eig = np.sqrt(np.sort(np.linalg.eigvalsh(cov))[-len(PHI):])
+    pred = representation_spectrum(PHI, partial_gains(run.layers)[0])[1]
+    np.testing.assert_allclose(eig, np.sort(pred), rtol=0.01)
 
 
 def test_weight_decay_gains_match_gradient_descent():

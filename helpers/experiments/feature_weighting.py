@@ -168,8 +168,8 @@ def plot_theory(phi, p, sigma: float, depth: int, ax=None):
     ax.set_ylabel("gain on feature i")
     ax.legend(fontsize=7, loc="best")
     spread = theory.effective_rank(theory.layer_gains(gains, depth))
-    ax.set_title(f"L = {depth}, sigma = {sigma:.2g}: effective rank {spread[1]:.2f} at layer 1, "
-                 f"{spread[-1]:.2f} at the top", fontsize=9)
+    ax.set_title(f"L = {depth}, sigma = {sigma:.2g}: the gains' effective rank {spread[1]:.2f} at "
+                 f"layer 1, {spread[-1]:.2f} at the top", fontsize=9)
     return ax
 
 
