@@ -119,6 +119,22 @@ def test_report_table_and_comparison(payload):
     assert wam["bg_gap_change"] == pytest.approx(wam["erm_bgaug"]["bg_gap"] - wam["erm"]["bg_gap"])
 
 
+def test_report_lines_are_computed_from_the_payload(payload):
+    """What the chapter's cells print (moved out of the notebook): numbers from the payload."""
+    dfr = report.dfr_layer_lines(payload)
+    run = payload["runs"]["erm_head"][0]["dfr"]
+    assert len(dfr) == len(payload["runs"]["erm_head"])
+    assert f"worst group h {100 * run['h']['worst_group']:.1f} vs z {100 * run['z']['worst_group']:.1f}" in dfr[0]
+    wam, mole = report.whac_a_mole_lines(payload), report.whac_a_mole(payload)
+    moved = mole["bg_gap_change"] > 0 and mole["coobj_gap_change"] < 0
+    assert wam[-1].endswith("yes - one gap shrank while the other grew" if moved
+                            else "no - the two gaps did not move in opposite directions")
+    shifts = report.shift_lines(payload)
+    assert any(line.startswith("watermark model, own") for line in shifts)
+    sweep = report.sweep_lines(payload)
+    assert len(sweep) == len(payload["sweep"]["agreements"]) + 1
+
+
 def test_report_figures_draw(payload):
     import matplotlib
     matplotlib.use("Agg")

@@ -121,14 +121,11 @@ def test_batched_seeds_equal_separate_runs(strategy, loss):
     assert hist[0]["loss"] != hist[1]["loss"]  # the seeds really differ
 
 
-def test_resume_matches_uninterrupted(tmp_path):
+@pytest.mark.parametrize("strategy", ["loop", "stacked"])
+def test_resume_matches_uninterrupted(tmp_path, strategy):
+    """A run stopped after its first epoch resumes from the checkpoint to the same result."""
     ckpt = tmp_path / "run.pt"
-    run(Recipe("simclr", epochs=3, batch_size=16, lr=1e-2, weight_decay=0.0), seeds=(0, 1),
-        checkpoint=ckpt)
-    # "interrupted" after one epoch: write the epoch-1 checkpoint of the same run
-    state = torch.load(ckpt, weights_only=True)
-    assert state["epoch"] == 3
-    ckpt.unlink()
+    recipe = Recipe("simclr", epochs=3, batch_size=16, lr=1e-2, weight_decay=0.0)
 
     class Stop(Exception):
         pass
@@ -137,16 +134,18 @@ def test_resume_matches_uninterrupted(tmp_path):
         if epoch == 1:
             raise Stop
 
-    recipe = Recipe("simclr", epochs=3, batch_size=16, lr=1e-2, weight_decay=0.0)
     with pytest.raises(Stop):
-        run(recipe, seeds=(0, 1), checkpoint=ckpt, on_epoch_end=stop_after_one)
-    resumed, h_res = run(recipe, seeds=(0, 1), checkpoint=ckpt)
-    straight, h_str = run(recipe, seeds=(0, 1))
+        run(recipe, seeds=(0, 1), checkpoint=ckpt, on_epoch_end=stop_after_one, strategy=strategy)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1
+    resumed, h_res = run(recipe, seeds=(0, 1), checkpoint=ckpt, strategy=strategy)
+    straight, h_str = run(recipe, seeds=(0, 1), strategy=strategy)
     assert [h["epochs_run"] for h in h_res] == [2, 2]
     for a, b, ha, hb in zip(resumed, straight, h_res, h_str):
         assert ha["loss"] == pytest.approx(hb["loss"], rel=1e-6)
         for p, q in zip(a.parameters(), b.parameters()):
             torch.testing.assert_close(p, q)
+    again, h_again = run(recipe, seeds=(0, 1), checkpoint=ckpt, strategy=strategy)
+    assert [h["epochs_run"] for h in h_again] == [0, 0]  # finished: loaded, not retrained
 
 
 def test_checkpoint_of_another_run_is_an_error(tmp_path):

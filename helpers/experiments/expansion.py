@@ -352,26 +352,29 @@ def chapter1_head(pcfg, seed: int, progress: bool = True) -> dict:
 
 
 def head_sweep(scfg, temperatures, seed: int, progress: bool = True) -> dict:
-    """A small Chapter-1-like network trained at each temperature: its head's E and h / z probes."""
-    from dataclasses import replace
-
+    """A small Chapter-1-like network (``scfg``: a Chapter 1 config) trained at each temperature:
+    its head's E and h / z probes."""
     from helpers.augment import simclr_augment
-    from helpers.experiments import puzzle
+    from helpers.data import load_image_set
     from helpers.layers import H, Z, layer_features
+    from helpers.models import resnet_network
     from helpers.probes import probe_accuracy
     from helpers.runtime import get_device, seed_everything
-    from helpers.train import train
+    from helpers.train import Recipe, train
 
     device = get_device()
-    train_set, test = puzzle.load_data(scfg, seed)
+    download = scfg.data.startswith("cifar")
+    train_set = load_image_set(scfg.data, "train", scfg.n_train, seed, download=download)
+    test = load_image_set(scfg.data, "test", scfg.n_test, seed + 1, download=download)
     augment = simclr_augment(train_set.images.shape[-1], scfg.crop_scale_min, scfg.jitter)
     rows = []
     for tau in tqdm(temperatures, desc="temperature sweep", disable=not progress, leave=False):
-        cfg = replace(scfg, temperature=float(tau))
         seed_everything(seed)  # the same initialisation at every temperature
-        net = puzzle.build_network(cfg)
-        (hist,) = train(net, train_set.images, puzzle.recipe(cfg), augment, seeds=seed,
-                        device=device, progress=False)
+        net = resnet_network(scfg.width, "mlp", hidden_dim=scfg.head_hidden, out_dim=scfg.head_out)
+        recipe = Recipe("simclr", epochs=scfg.epochs, batch_size=scfg.batch_size, lr=scfg.lr,
+                        weight_decay=scfg.weight_decay, temperature=float(tau))
+        (hist,) = train(net, train_set.images, recipe, augment, seeds=seed, device=device,
+                        progress=False)
         report = head_report(net, test.images, test.labels, device, seed)
         tr, te = (layer_features(net, d.images, device) for d in (train_set, test))
         acc = {k: probe_accuracy(tr[k], train_set.labels, te[k], test.labels, method="ridge")[0]

@@ -29,7 +29,7 @@ from helpers.data.digits import base_digit_indices
 from helpers.data.hierarchy import load_hierarchy
 from helpers.data.overlay import DropDigit, composite, digit_masks, with_mask_channel
 from helpers.data.registry import load_image_set
-from helpers.heads import FixedReweightingHead, MLPHead
+from helpers.heads import make_head
 from helpers.layers import H, Z, layer_features
 from helpers.models import Network, ResNet18
 from helpers.probes import ridge_probe_fit
@@ -50,12 +50,12 @@ def head_names(cfg) -> list[str]:
 
 
 def build_head(name: str, dim: int, cfg) -> nn.Module:
-    """``'mlp'`` -> MLPHead(dim, cfg.head_hidden, cfg.head_out); ``'k=...'`` -> fixed head."""
+    """``'mlp'`` -> MLP head (dim, cfg.head_hidden, cfg.head_out); ``'k=...'`` -> the fixed head."""
     if name == MLP:
-        return MLPHead(dim, cfg.head_hidden, cfg.head_out)
+        return make_head("mlp", dim, hidden_dim=cfg.head_hidden, out_dim=cfg.head_out)
     if not name.startswith("k="):
         raise ValueError(f"unknown head {name!r}; use 'mlp' or 'k=<kappa>' (e.g. 'k=1.05')")
-    return FixedReweightingHead(dim, float(name[2:]))
+    return make_head("fixed", dim, kappa=float(name[2:]))
 
 
 # --- data ------------------------------------------------------------------------------------

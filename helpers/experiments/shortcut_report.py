@@ -96,6 +96,53 @@ def whac_a_mole(payload: dict) -> dict:
     return res
 
 
+def dfr_layer_lines(payload: dict) -> list[str]:
+    """Per seed of the head methods: DFR's worst group and BG+CoObj gap at h against z."""
+    lines = []
+    for method in ("erm_head", "supcon_head"):
+        for r_seed, run in enumerate(payload["runs"].get(method, [])):
+            pre, post = run["dfr"][PRE], run["dfr"][POST]
+            verdict = ("pre-projection better" if pre["worst_group"] > post["worst_group"]
+                       else "post-projection better or equal")
+            lines.append(f"{METHOD_NAMES[method]:<20} seed {r_seed}: worst group h "
+                         f"{100 * pre['worst_group']:.1f} vs z {100 * post['worst_group']:.1f}; "
+                         f"BG+CoObj gap h {100 * pre['both_gap']:+.1f} vs z "
+                         f"{100 * post['both_gap']:+.1f} -> {verdict}")
+    return lines
+
+
+def whac_a_mole_lines(payload: dict) -> list[str]:
+    """ERM against ERM + background re-draw: both gaps, and whether they moved apart."""
+    wam = whac_a_mole(payload)
+    mole = wam["bg_gap_change"] > 0 and wam["coobj_gap_change"] < 0
+    return [f"BG gap:    ERM {wam['erm']['bg_gap']:+.1f}, with background re-draw "
+            f"{wam['erm_bgaug']['bg_gap']:+.1f}  (change {wam['bg_gap_change']:+.1f} points)",
+            f"CoObj gap: ERM {wam['erm']['coobj_gap']:+.1f}, with background re-draw "
+            f"{wam['erm_bgaug']['coobj_gap']:+.1f}  (change {wam['coobj_gap_change']:+.1f} points)",
+            "Whac-A-Mole in this run: " + ("yes - one gap shrank while the other grew" if mole
+                                           else "no - the two gaps did not move in opposite directions")]
+
+
+def shift_lines(payload: dict) -> list[str]:
+    """The in-distribution probe on shifted test sets, h against z (seed means), and the
+    watermark model's three readouts."""
+    lines = []
+    for method in payload["methods"]:
+        runs = payload["runs"][method]
+        if runs and POST in runs[0]["shifts"]:
+            lines.append(f"{METHOD_NAMES[method]} (mean over {len(runs)} seed(s)), h vs z:")
+            for shift in runs[0]["shifts"][PRE]:
+                pre, post = (100 * np.mean([r["shifts"][layer][shift] for r in runs])
+                             for layer in (PRE, POST))
+                lines.append(f"   {shift:>16}: {pre:5.1f} % vs {post:5.1f} %  (h - z = {pre - post:+.1f})")
+    wm = payload["runs"]["erm_head_wm"][0]["shifts"] if payload["runs"].get("erm_head_wm") else None
+    for layer in ("own", PRE, POST) if wm else ():
+        lines.append(f"watermark model, {layer:>3}: removed {100 * wm[layer]['watermark_remove']:.1f} %, "
+                     f"as trained {100 * wm[layer]['none']:.1f} %, added "
+                     f"{100 * wm[layer]['watermark_add']:.1f} %")
+    return lines
+
+
 def plot_dfr_by_layer(payload: dict, provenance: dict):
     """DFR at every layer: worst-group accuracy and BG+CoObj gap, each method a line (mean, and
     every seed as a dot); the pre-projection layer h is shaded."""
@@ -243,6 +290,22 @@ def example_rows(size: int, seed: int = 0, n: int = 8) -> tuple[dict, list]:
 
 SWEEP_READOUTS = (("own", "own classifier (z)"), ("dfr_h", "DFR at h (pre)"),
                   ("dfr_z", "DFR at z (post)"))
+
+
+def sweep_lines(payload: dict) -> list[str]:
+    """The correlation sweep's BG+CoObj gaps per agreement, and whether the own classifier's
+    gap grew with the shortcut."""
+    sweep = payload["sweep"]
+    lines = []
+    for j, agree in enumerate(sweep["agreements"]):
+        gaps = {key: 100 * sweep[key][j]["both_gap"] for key, _ in SWEEP_READOUTS}
+        lines.append(f"agreement {100 * agree:4.0f} %: BG+CoObj gap own {gaps['own']:+6.1f}, "
+                     f"DFR at h {gaps['dfr_h']:+6.1f}, DFR at z {gaps['dfr_z']:+6.1f} points")
+    own = [100 * m["both_gap"] for m in sweep["own"]]
+    lines.append("own classifier's BG+CoObj gap at the strongest vs the weakest agreement: "
+                 f"{own[-1]:+.1f} vs {own[0]:+.1f} points -> "
+                 + ("the gap grew with the shortcut" if own[-1] < own[0] else "no growth in this run"))
+    return lines
 
 
 def plot_correlation_sweep(payload: dict, provenance: dict):
