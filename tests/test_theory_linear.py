@@ -165,12 +165,15 @@ def _ridge_r2_monte_carlo(r, target, n, ridge, reps, rng):
 
 @pytest.mark.parametrize("n, ridge", [(20, 0.0), (20, 0.1), (60, 0.1), (60, 1.0)])
 def test_ridge_probe_r2_matches_monte_carlo(n, ridge):
-    """Deterministic equivalent vs Monte Carlo at d = 40: within 0.03 + 4 standard errors."""
+    """Deterministic equivalent vs Monte Carlo at th.DE_CHECK's d (40), within its abs_tol (0.03)
+    + standard_errors (4) standard errors; Chapter 3 prints these numbers from th.DE_CHECK."""
     rng = np.random.default_rng(0)
-    r = np.exp(rng.normal(0, 0.5, 40))
+    check = th.DE_CHECK
+    r = np.exp(rng.normal(0, 0.5, check["d"]))
     for target in (int(np.argmax(r)), int(np.argmin(r))):
         mc, se = _ridge_r2_monte_carlo(r, target, n, ridge, 150, rng)
-        assert abs(th.ridge_probe_r2(r, target, n, ridge) - mc) < 0.03 + 4 * se
+        assert abs(th.ridge_probe_r2(r, target, n, ridge) - mc) < \
+            check["abs_tol"] + check["standard_errors"] * se
 
 
 def _noisy_ridge_monte_carlo(r, target, n, ridge, noise, reps, rng):
@@ -188,14 +191,16 @@ def _noisy_ridge_monte_carlo(r, target, n, ridge, noise, reps, rng):
 
 @pytest.mark.parametrize("n, ridge, noise", [(20, 0.05, 0.5), (60, 0.1, 0.3), (60, 1.0, 1.0)])
 def test_ridge_probe_r2_with_label_noise_matches_monte_carlo(n, ridge, noise):
-    """Label noise adds noise^2 df2 / n to the numerator: within 0.03 + 4 standard errors at
-    d = 40, for the strongest, the weakest and a lost (strength 0) target."""
+    """Label noise adds noise^2 df2 / n to the numerator: within th.DE_CHECK's tolerance, for
+    the strongest, the weakest and a lost (strength 0) target."""
     rng = np.random.default_rng(1)
-    r = np.exp(rng.normal(0, 0.5, 40))
+    check = th.DE_CHECK
+    r = np.exp(rng.normal(0, 0.5, check["d"]))
     r[5] = 0.0
     for target in (int(np.argmax(r)), int(np.argmin(np.where(r > 0, r, np.inf))), 5):
         mc, se = _noisy_ridge_monte_carlo(r, target, n, ridge, noise, 150, rng)
-        assert abs(th.ridge_probe_r2(r, target, n, ridge, label_noise=noise) - mc) < 0.03 + 4 * se
+        assert abs(th.ridge_probe_r2(r, target, n, ridge, label_noise=noise) - mc) < \
+            check["abs_tol"] + check["standard_errors"] * se
     # noise only hurts, and least squares with n > d is no longer exact
     assert th.ridge_probe_r2(r, 0, n, ridge, 0.5) < th.ridge_probe_r2(r, 0, n, ridge, 0.0)
     assert th.ridge_probe_r2(np.ones(3), 0, 10, 0.0, 0.3) == pytest.approx(1 - 0.09 * 3 / 7)

@@ -12,13 +12,20 @@ simulation in ``tests/test_theory_linear.py``.
   stationarity equation.
 * :func:`layer_gains` - balanced layers: layer ``l`` of ``L`` has gain ``g_i ** (l / L)``.
 * :func:`ridge_probe_r2` - the high-dimensional (deterministic-equivalent) test R^2 of a ridge
-  probe that reads one feature from a representation with given per-feature scales.
+  probe that reads one feature from a representation with given per-feature scales, with
+  optional label noise; :func:`tuned_ridge_probe_r2` the same at the best penalty of a grid.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
+
+
+#: How ``tests/test_theory_linear.py`` checks :func:`ridge_probe_r2` against Monte Carlo: at
+#: ``d`` features, within ``abs_tol`` plus ``standard_errors`` Monte Carlo standard errors.
+#: Chapter 3 prints it from here, so the page states the tolerance the test uses.
+DE_CHECK = {"d": 40, "abs_tol": 0.03, "standard_errors": 4}
 
 
 def _vector(name: str, x) -> np.ndarray:
