@@ -183,7 +183,7 @@ class ExpansionConfig:
     """
 
     data: str  # provenance label of the synthetic data
-    dim: int  # d: input, encoder and projector width (Gui et al. use d = 50)
+    dim: int  # d: input, encoder and projector width (the book's choice; no source for the paper's)
     signal: float  # r = ||mu||, the class-mean distance from the origin
     sigmas: tuple  # augmentation noise std of each view (the grid's rows)
     temperatures: tuple  # NT-Xent temperatures (the grid's columns)
@@ -210,6 +210,7 @@ def _geometric(lo: float, hi: float, n: int) -> tuple:
     return tuple(float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}") for i in range(n))
 
 
+# The grid's ranges are the book's choice (PAPERS.md has no source for the paper's ranges).
 _GRID_8 = dict(sigmas=(0.1, 0.15, 0.24, 0.36, 0.55, 0.85, 1.3, 2.0),  # geometric, 0.1-2
                temperatures=(0.01, 0.033, 0.11, 0.35, 1.1, 3.7, 12.0, 40.0))  # geometric, 0.01-40
 _EXPANSION = {
