@@ -139,31 +139,38 @@ class LowerLayerConfig:
     lr: float  # largest step size; lowered per problem for stability (lower_layer.stable_lr)
     wd_init_scale: float  # (c) starts at a standard scale: weight decay balances the layers
     wd_steps: int
-    n_labels: int  # labelled examples of the downstream probe
-    probe_ridge: float
+    n_labels: int  # labelled examples of the downstream probe (fewer than n_features)
+    label_noise: float  # std of the noise on the probe's labels (the target has variance 1)
+    ridge_grid: tuple  # (low, high, count): the probe's candidate penalties, log-spaced; one
+    # is chosen per layer by leave-one-out cross-validation on the n_labels examples
+    probe_ridge: float  # a fixed, untuned penalty: only the "which probe" comparison uses it
     probe_reps: int  # draws of the labelled set averaged per point
+    claim_cases: tuple  # (name, target strength, target drop probability): one point per case
+    n_seeds: int  # claims: independent pre-trainings and label draws (t-interval over them)
     theory_points: int  # resolution of the theory curves
 
 
 _LOWER = dict(data="synthetic-features", n_features=20, phi_others=(0.5, 1.5), p_others=0.2,
               sigma=0.5, target_phi=1.0, wd_target_p=0.8, lr=0.05, wd_init_scale=1.0,
-              n_labels=40, probe_ridge=0.3)
+              n_labels=15, label_noise=0.3, ridge_grid=(1e-4, 100.0, 31), probe_ridge=0.3,
+              claim_cases=(("(a) disrupted target", 1.0, 0.8), ("(b) strong target", 3.0, 0.2),
+                           ("(b) moderate target", 0.5, 0.2)))
 _LOWER_LAYER = {
     "smoke": LowerLayerConfig(**_LOWER, sweep_p=(0.0, 0.8), sweep_phi=(0.3, 3.0),
                               sweep_wd=(0.0, 0.03), grid_p=(0.0, 0.8), grid_phi=(0.5, 2.0),
                               width=40, init_scale=0.15, steps=3000, wd_steps=3000, probe_reps=5,
-                              theory_points=12),
+                              n_seeds=2, theory_points=12),
     "cpu": LowerLayerConfig(**_LOWER, sweep_p=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
                             sweep_phi=(0.15, 0.25, 0.4, 0.7, 1.2, 2.0, 3.0),
                             sweep_wd=(0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06),
                             grid_p=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
                             grid_phi=(0.3, 0.5, 0.8, 1.2, 2.0, 3.0),
                             width=40, init_scale=0.15, steps=15_000, wd_steps=20_000,
-                            probe_reps=40, theory_points=60),
+                            probe_reps=100, n_seeds=8, theory_points=60),
 }
 _LOWER_LAYER["gpu"] = _LOWER_LAYER["cpu"]  # numpy on the CPU: a GPU does not help these nets
 _LOWER_LAYER["paper"] = replace(_LOWER_LAYER["cpu"], init_scale=0.05, steps=200_000,
-                                probe_reps=200)
+                                probe_reps=400, n_seeds=10)
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ class ExpansionConfig:
     """
 
     data: str  # provenance label of the synthetic data
-    dim: int  # d: input, encoder and projector width (Gui et al. use d = 50)
+    dim: int  # d: input, encoder and projector width (the book's choice; no source for the paper's)
     signal: float  # r = ||mu||, the class-mean distance from the origin
     sigmas: tuple  # augmentation noise std of each view (the grid's rows)
     temperatures: tuple  # NT-Xent temperatures (the grid's columns)
@@ -203,6 +210,7 @@ def _geometric(lo: float, hi: float, n: int) -> tuple:
     return tuple(float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}") for i in range(n))
 
 
+# The grid's ranges are the book's choice (PAPERS.md has no source for the paper's ranges).
 _GRID_8 = dict(sigmas=(0.1, 0.15, 0.24, 0.36, 0.55, 0.85, 1.3, 2.0),  # geometric, 0.1-2
                temperatures=(0.01, 0.033, 0.11, 0.35, 1.1, 3.7, 12.0, 40.0))  # geometric, 0.01-40
 _EXPANSION = {

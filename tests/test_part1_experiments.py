@@ -126,9 +126,21 @@ def test_lower_layer_payload_and_figures(lower_payload):
     cfg = get_profile("smoke").config("lower_layer")
     assert np.shape(lower_payload["a"]["sim"]) == (len(cfg.sweep_p), 3)
     assert np.shape(lower_payload["grid"]["sim"]) == (len(cfg.grid_phi), len(cfg.grid_p), 3)
-    assert set(lower_layer.agreement(lower_payload)) == {"a", "b", "c"}
-    # least squares with many labels recovers the noiseless target at every layer
-    np.testing.assert_allclose(lower_payload["probes"]["sim"][0], 1.0, atol=1e-8)
+    agree = lower_layer.agreement(lower_payload)
+    assert set(agree) == {"a", "b", "c"} and set(agree["a"]) == {"diff", "shortfall"}
+    # least squares with many labels: the same predictions at every (invertible) layer, so the
+    # same R^2 on the same draws, even with label noise
+    ls = lower_payload["probes"]["sim"][0]
+    np.testing.assert_allclose(ls, ls[0], atol=1e-8)
+    assert lower_payload["probes"]["names"][0].startswith("least squares")
+    # the tuned probe's penalties (medians over draws) lie within the candidate grid
+    grid = lower_layer.ridge_grid(cfg)
+    chosen = np.asarray(lower_payload["a"]["ridge"])
+    assert chosen.min() >= grid.min() and chosen.max() <= grid.max()
+    rows = lower_layer.claims_table(lower_payload)
+    assert [r["case"] for r in rows] == [c[0] for c in cfg.claim_cases]
+    for r in rows:
+        assert r["low"] <= r["mean"] <= r["high"] and r["n_seeds"] == cfg.n_seeds
     for plot in (lower_layer.plot_sweeps, lower_layer.plot_probes, lower_layer.plot_regions):
         assert plot(lower_payload, PROV) is not None
     matplotlib.pyplot.close("all")
@@ -144,12 +156,36 @@ def test_probe_r2_is_rotation_invariant_and_matches_theory():
     Q, _ = np.linalg.qr(rng.standard_normal((d + 5, d + 5)))
     P = np.diag(gains)
     rotated = Q[:, :d] @ P
-    a = lower_layer.probe_r2(P, phi, 40, 0.3, 20, np.random.default_rng(1))
-    b = lower_layer.probe_r2(rotated, phi, 40, 0.3, 20, np.random.default_rng(1))
-    assert a == pytest.approx(b, abs=1e-10)
-    many = lower_layer.probe_r2(P, phi, 40, 0.3, 300, np.random.default_rng(2))
-    theory = th.ridge_probe_r2(th.normalise_layer(phi * gains), 0, 40, 0.3)
-    assert abs(many - theory) < 0.03
+    grid = np.geomspace(1e-3, 10, 9)
+    for ridge in (0.3, grid):  # a fixed penalty, and one tuned by leave-one-out
+        a = lower_layer.probe_r2(P, phi, 40, ridge, 20, np.random.default_rng(1), 0.3)
+        b = lower_layer.probe_r2(rotated, phi, 40, ridge, 20, np.random.default_rng(1), 0.3)
+        assert a == pytest.approx(b, abs=1e-10)
+    many, se = _mean_se(lower_layer.probe_layers([P], phi, 40, 0.3, 300,
+                                                 np.random.default_rng(2), 0.3)[0][:, 0])
+    theory = th.ridge_probe_r2(th.normalise_layer(phi * gains), 0, 40, 0.3, label_noise=0.3)
+    assert abs(many - theory) < 0.03 + 4 * se
+    # tuning on the labels can only lose against the oracle-tuned limit (up to its finite size)
+    tuned, se = _mean_se(lower_layer.probe_layers([P], phi, 40, grid, 300,
+                                                  np.random.default_rng(3), 0.3)[0][:, 0])
+    oracle, _ = th.tuned_ridge_probe_r2(th.normalise_layer(phi * gains), 0, 40, grid, 0.3)
+    assert tuned < oracle + 0.03 + 4 * se
+
+
+def _mean_se(x):
+    return float(np.mean(x)), float(np.std(x) / np.sqrt(len(x)))
+
+
+def test_t_interval_matches_the_t_table():
+    """Five values with sd 1: half-width t_{0.975, 4} / sqrt(5) = 2.7764 / sqrt(5)."""
+    x = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    x = x / x.std(ddof=1) + 3.0
+    mean, low, high = lower_layer.t_interval(x)
+    assert mean == pytest.approx(3.0)
+    assert high - mean == pytest.approx(2.7764451 / np.sqrt(5), rel=1e-6)
+    assert mean - low == pytest.approx(high - mean)
+    with pytest.raises(ValueError, match="at least 2"):
+        lower_layer.t_interval([1.0])
 
 
 def test_stable_lr_shrinks_for_strong_features():

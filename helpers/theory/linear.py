@@ -12,13 +12,20 @@ simulation in ``tests/test_theory_linear.py``.
   stationarity equation.
 * :func:`layer_gains` - balanced layers: layer ``l`` of ``L`` has gain ``g_i ** (l / L)``.
 * :func:`ridge_probe_r2` - the high-dimensional (deterministic-equivalent) test R^2 of a ridge
-  probe that reads one feature from a representation with given per-feature scales.
+  probe that reads one feature from a representation with given per-feature scales, with
+  optional label noise; :func:`tuned_ridge_probe_r2` the same at the best penalty of a grid.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import brentq
+
+
+#: How ``tests/test_theory_linear.py`` checks :func:`ridge_probe_r2` against Monte Carlo: at
+#: ``d`` features, within ``abs_tol`` plus ``standard_errors`` Monte Carlo standard errors.
+#: Chapter 3 prints it from here, so the page states the tolerance the test uses.
+DE_CHECK = {"d": 40, "abs_tol": 0.03, "standard_errors": 4}
 
 
 def _vector(name: str, x) -> np.ndarray:
@@ -161,58 +168,119 @@ def normalise_layer(strengths) -> np.ndarray:
     return r / np.sqrt(np.mean(r**2, axis=-1, keepdims=True))
 
 
-def _effective_ridge(r2: np.ndarray, n: int, ridge: float) -> float:
-    """kappa > 0 solving ``ridge = kappa * (1 - df1(kappa) / n)``, df1 = sum r2 / (r2 + kappa)."""
+def _effective_ridge(r2: np.ndarray, n: int, ridge) -> np.ndarray | float:
+    """kappa > 0 solving ``ridge = kappa * (1 - df1(kappa) / n)``, df1 = sum r2 / (r2 + kappa).
 
-    def f(kappa):
-        return kappa - kappa * np.sum(r2 / (r2 + kappa)) / n - ridge
+    ``ridge`` a number or an array of penalties (the answer has its shape). The left side is
+    below ``ridge`` at ``kappa = ridge`` and above it at ``ridge + sum(r2) / n``; the root between
+    them is found by bisection in log kappa, for every penalty at once."""
+    ridges = np.asarray(ridge, dtype=float)
+    flat = ridges.reshape(-1)
+    out = np.zeros_like(flat)
+    interp = flat == 0
+    if np.any(interp) and np.count_nonzero(r2) > n:  # min-norm interpolation: ridge -> 0+
+        lo0, hi0 = 1e-14 * (r2.max() + 1e-300), r2.sum() / n + 1e-12
+        out[interp] = float(brentq(lambda k: k - k * np.sum(r2 / (r2 + k)) / n, lo0, hi0,
+                                   xtol=1e-15, rtol=1e-12))
+    pos = flat > 0
+    if np.any(pos):
+        lam = flat[pos]
+        lo, hi = np.log(lam), np.log(lam + r2.sum() / n + 1e-12)
+        for _ in range(80):  # the bracket shrinks by 2^-80 of its log width
+            mid = 0.5 * (lo + hi)
+            k = np.exp(mid)[:, None]
+            above = (k[:, 0] * (1 - np.sum(r2 / (r2 + k), axis=1) / n)) > lam
+            hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
+        out[pos] = np.exp(0.5 * (lo + hi))
+    out = out.reshape(ridges.shape)
+    return float(out) if out.ndim == 0 else out
 
-    if ridge == 0 and np.count_nonzero(r2) <= n:
-        return 0.0
-    hi = ridge + r2.sum() / n + 1e-12
-    lo = max(ridge, 1e-300) if ridge > 0 else 1e-14 * (r2.max() + 1e-300)
-    return float(brentq(f, lo, hi, xtol=1e-15, rtol=1e-12))
+
+def _check_probe(r2, target, n, label_noise):
+    if not 0 <= target < r2.size:
+        raise ValueError(f"target must index one of the {r2.size} features; got {target}")
+    if int(n) != n or n < 1:
+        raise ValueError(f"need an integer n >= 1 labelled examples; got n={n}")
+    if not (np.isfinite(label_noise) and label_noise >= 0):
+        raise ValueError(f"label_noise is a standard deviation, finite and >= 0; got "
+                         f"{label_noise}")
 
 
-def ridge_probe_r2(strengths, target: int, n: int, ridge: float) -> float:
+def _ridge_r2(r2: np.ndarray, target: int, n: int, ridges: np.ndarray,
+              label_noise: float) -> np.ndarray:
+    """The deterministic-equivalent R^2 at each penalty in ``ridges`` (G,) -> (G,)."""
+    noise = label_noise**2
+    if r2[target] > 0:
+        kept = True
+    else:  # the representation lost the target: it is noise to the probe, unexplained at test
+        kept, noise, r2 = False, noise + 1.0, np.delete(r2, target)
+    kappa = np.atleast_1d(_effective_ridge(r2, n, ridges))
+    k = kappa[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df2 = np.where(kappa > 0, np.sum(r2**2 / (r2 + k) ** 2, axis=1), np.count_nonzero(r2))
+        bias = (kappa / (r2[target] + kappa)) ** 2 if kept else np.zeros_like(kappa)
+        excess = (bias + noise * df2 / n) / (1 - df2 / n)
+    mse = excess + (0.0 if kept else 1.0)
+    return np.where(df2 >= n, -np.inf, 1 - mse)
+
+
+def ridge_probe_r2(strengths, target: int, n: int, ridge: float,
+                   label_noise: float = 0.0) -> float:
     r"""Test R^2 of a ridge probe reading feature ``target`` from n labelled clean inputs.
 
     Model: the representation has independent Gaussian coordinates of std ``strengths`` (d,)
-    (any rotation of them gives the same answer); the label is the target feature's latent,
-    ``y = z_target`` (variance 1, no label noise). The probe is
-    :math:`\hat\beta = \arg\min_\beta \frac1n\|y - H\beta\|^2 + \lambda\|\beta\|^2`.
+    (any rotation of them gives the same answer); the training label is the target feature's
+    latent plus independent noise, ``y = z_target + label_noise * N(0, 1)``; the score is the
+    R^2 for the latent itself, ``1 - E[(y_hat - z_target)^2]``. The probe is
+    :math:`\hateta = rg\min_eta rac1n\|y - Heta\|^2 + \lambda\|eta\|^2`.
 
     High-dimensional limit (deterministic equivalent; e.g. Hastie, Montanari, Rosset and
     Tibshirani 2022, Bach 2024): with :math:`\kappa` solving
-    :math:`\lambda = \kappa\,(1 - \frac1n\sum_i \frac{r_i^2}{r_i^2+\kappa})`,
+    :math:`\lambda = \kappa\,(1 - rac1n\sum_i rac{r_i^2}{r_i^2+\kappa})` and
+    :math:`\mathrm{df}_2 = \sum_i r_i^4 / (r_i^2 + \kappa)^2`,
 
-    .. math:: \mathrm{MSE} = \frac{\kappa^2 / (r_t^2 + \kappa)^2}
-                                  {1 - \frac1n \sum_i r_i^4 / (r_i^2 + \kappa)^2},
-              \qquad R^2 = 1 - \mathrm{MSE}.
+    .. math:: \mathrm{MSE} = rac{\kappa^2 / (r_t^2 + \kappa)^2 + \sigma_y^2\,\mathrm{df}_2/n}
+                                  {1 - \mathrm{df}_2 / n},
+              \qquad R^2 = 1 - \mathrm{MSE}
 
-    ``ridge = 0`` with n < d is the minimum-norm interpolator; with n > d it is least squares,
-    which recovers a noiseless target exactly (R^2 = 1) whatever the scales. A target of
-    strength 0 is noise to the probe: ``MSE = 1 / (1 - df2 / n)`` over the other features, so
+    (:math:`\sigma_y` = ``label_noise``). ``ridge = 0`` with n < d is the minimum-norm
+    interpolator; with n > d it is least squares, which recovers a noiseless target exactly
+    (R^2 = 1) whatever the scales. A target of strength 0 is noise to the probe:
+    ``MSE = 1 + (1 + label_noise^2) (df2 / n) / (1 - df2 / n)`` over the other features, so
     R^2 < 0 (fitting noise is worse than predicting 0).
 
     Raises:
-        ValueError: bad strengths, target out of range, n < 1 or ridge < 0.
+        ValueError: bad strengths, target out of range, n < 1, ridge < 0 or label_noise < 0.
     """
     r2 = _vector("strengths", strengths) ** 2
-    if not 0 <= target < r2.size:
-        raise ValueError(f"target must index one of the {r2.size} features; got {target}")
-    if int(n) != n or n < 1 or not (np.isfinite(ridge) and ridge >= 0):
-        raise ValueError(f"need an integer n >= 1 and ridge >= 0; got n={n}, ridge={ridge}")
-    if r2[target] > 0:
-        signal, label_noise = 1.0, 0.0  # y = h_t / r_t exactly
-    else:  # the representation lost the target: y is pure noise to the probe
-        signal, label_noise, r2 = 0.0, 1.0, np.delete(r2, target)
-    kappa = _effective_ridge(r2, int(n), float(ridge))
-    if kappa == 0 and label_noise == 0:  # least squares, n >= d: exact recovery
-        return 1.0
-    df2 = np.sum(r2**2 / (r2 + kappa) ** 2) if kappa > 0 else np.count_nonzero(r2)
-    if df2 >= n:
-        return -np.inf  # least squares with exactly as many labels as features: infinite risk
-    bias = signal * (kappa / (r2[target] + kappa)) ** 2 if signal else 0.0
-    mse = (bias + label_noise) / (1 - df2 / n)
-    return float(1 - mse)
+    _check_probe(r2, target, n, label_noise)
+    if not (np.isfinite(ridge) and ridge >= 0):
+        raise ValueError(f"need ridge >= 0; got ridge={ridge}")
+    if ridge == 0 and label_noise == 0 and r2[target] > 0 and np.count_nonzero(r2) <= n:
+        return 1.0  # least squares, n >= d, noiseless: exact recovery
+    return float(_ridge_r2(r2, int(target), int(n), np.array([float(ridge)]),
+                           float(label_noise))[0])
+
+
+def tuned_ridge_probe_r2(strengths, target: int, n: int, ridges,
+                         label_noise: float = 0.0) -> tuple[float, float]:
+    """The oracle-tuned probe: the best :func:`ridge_probe_r2` over the penalties ``ridges``.
+
+    Returns ``(R^2, penalty)``. This is the penalty an infinitely large validation set would
+    pick for this representation; a probe that picks it on a few validation labels can only do
+    worse on average (it is an upper bound for the validation-tuned probe's mean R^2, up to the
+    limit's finite-size error).
+
+    Raises:
+        ValueError: as :func:`ridge_probe_r2`, or an empty / negative penalty list.
+    """
+    r2 = _vector("strengths", strengths) ** 2
+    _check_probe(r2, target, n, label_noise)
+    grid = _vector("ridges", ridges)
+    if np.any(grid < 0):
+        raise ValueError(f"ridges must be >= 0; got {grid}")
+    vals = _ridge_r2(r2, int(target), int(n), grid, float(label_noise))
+    if label_noise == 0 and r2[target] > 0 and np.count_nonzero(r2) <= n:
+        vals = np.where(grid == 0, 1.0, vals)
+    k = int(np.argmax(vals))
+    return float(vals[k]), float(grid[k])
