@@ -31,9 +31,10 @@ GPU), so it is shown only when no current result exists, marked: :attr:`Result.s
 why, the loading line and every caption (:meth:`Result.describe`) say "computed by an older
 version of the code", and ``python -m helpers.run --list`` lists it as stale.
 
-**Concurrency.** Writes go to a unique temporary file in the target folder, then an atomic
-``os.replace``; loads read the file once and tolerate it vanishing or changing meanwhile; a
-quarantine moves aside only the damaged file it read, never a good one written since.
+**Concurrency** (:mod:`helpers.result_files`). Writes go to a unique temporary file in the
+target folder, then an atomic ``os.replace``; loads read the file once and tolerate it vanishing
+or changing meanwhile; a quarantine moves aside only the damaged file it read, never a good one
+written since.
 """
 
 from __future__ import annotations
@@ -48,10 +49,7 @@ import math
 import numbers
 import os
 import re
-import secrets
-import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,9 +58,10 @@ from typing import Any, Callable
 import numpy as np
 
 from helpers.profiles import PROFILE_NAMES, Profile, get_profile
+from helpers.result_files import ENV_DIR, ResultsDirError  # noqa: F401 (part of this API)
+from helpers.result_files import atomic_write, check_writable, quarantine, read_with_identity
 from helpers.runtime import device_name, git_commit, versions
 
-ENV_DIR = "BOOK_RESULTS_DIR"
 ENV_RECOMPUTE = "BOOK_RECOMPUTE"
 BIGGER_PROFILES = ("paper", "gpu")  # best first: what a reader's page may show instead
 FORMAT = 2  # 2: the checksum covers the whole document, provenance has code_version
@@ -73,10 +72,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # one path part: no separato
 
 class CorruptResultError(RuntimeError):
     """A cached result file exists but cannot be trusted."""
-
-
-class ResultsDirError(OSError):
-    """The results folder cannot be written (found before anything is computed)."""
 
 
 @dataclass
@@ -128,25 +123,6 @@ def results_dir() -> Path:
     if (root / "_toc.yml").exists():
         return root / "results"
     return Path.home() / ".cache" / "projection-head-book" / "results"
-
-
-def check_writable(folder: Path) -> None:
-    """Make ``folder`` (and parents) and prove a file can be written there.
-
-    Raises:
-        ResultsDirError: it cannot be made or written (read-only, a file in the way, ...).
-    """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise ResultsDirError(
-            f"the results folder {folder} is not writable ({type(err).__name__}: "
-            f"{err.strerror or err}); nothing was computed. Set {ENV_DIR} to a writable "
-            f"folder (now {os.environ.get(ENV_DIR) or 'unset'}), or fix its permissions") from err
 
 
 def code_version(experiment: str) -> str:
@@ -238,37 +214,6 @@ def _document_sha256(doc: dict) -> str:
                           .encode()).hexdigest()
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()  # what a plain open() would give (mkstemp gives 0o600)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a unique temporary file next to ``path``, then rename it over ``path``.
-
-    Readers see the old file or the new one, never half of one; two writers never share a
-    temporary file, so neither's rename can fail for the other's.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):  # not every filesystem has modes
-            os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _document(experiment: str, key: str, config: Any, payload: dict, provenance: dict) -> dict:
     doc = {"format": FORMAT, "key": key, "experiment": experiment, "config": to_jsonable(config),
            "payload": to_jsonable(payload), "provenance": to_jsonable(provenance)}
@@ -285,7 +230,7 @@ def save_result(path: Path, experiment: str, key: str, config: Any, payload: dic
     """
     text = json.dumps(_document(experiment, key, config, payload, provenance), indent=1,
                       sort_keys=True, allow_nan=False)
-    _atomic_write(Path(path), text)
+    atomic_write(Path(path), text)
     return text
 
 
@@ -361,18 +306,6 @@ def _parse(raw: bytes, path, expected_key: str) -> Result:
     return Result(doc["payload"], prov, doc["config"], Path(path), loaded=True)
 
 
-def _read(path: Path) -> tuple[bytes, tuple]:
-    """The bytes of ``path`` and the identity of the file they came from (one open)."""
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        return f.read(), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _identity(path: Path) -> tuple:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
 def load_result(path: Path, expected_key: str) -> Result:
     """Read and verify one result file (its code version is not compared: see load_stored).
 
@@ -381,58 +314,20 @@ def load_result(path: Path, expected_key: str) -> Result:
         CorruptResultError: bytes that are not UTF-8 JSON, missing or mistyped fields, a wrong
             key, or a checksum that does not match.
     """
-    raw, _ = _read(Path(path))
+    raw, _ = read_with_identity(Path(path))
     return _parse(raw, path, expected_key)
-
-
-def quarantine_name(path: Path) -> Path:
-    """A fresh name to move a damaged ``path`` aside to: ``<name>.corrupt-<UTC time>-<random>``."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    while True:
-        bad = path.with_name(f"{path.name}.corrupt-{stamp}-{secrets.token_hex(4)}")
-        if not bad.exists():
-            return bad
-
-
-def _quarantine(path: Path, err: Exception, read_identity: tuple) -> None:
-    """Move the damaged file aside, unless a concurrent writer has replaced it since it was read."""
-    bad = quarantine_name(path)
-    try:
-        os.replace(path, bad)
-    except FileNotFoundError:
-        return  # another process moved it aside (or is replacing it) already
-    except OSError as move_err:
-        warnings.warn(f"{err}. It could not be moved aside ({move_err}); ignoring it and "
-                      "recomputing.", RuntimeWarning, stacklevel=4)
-        return
-    if _identity(bad) != read_identity:
-        # A writer replaced the damaged file between our read and the move: that file is a
-        # whole new result, so put it back (unless an even newer one is there already).
-        try:
-            os.link(bad, path)
-        except FileExistsError:
-            pass
-        except OSError:  # no hard links on this filesystem
-            with contextlib.suppress(OSError):
-                os.replace(bad, path)
-            return
-        with contextlib.suppress(OSError):
-            os.unlink(bad)
-        return
-    warnings.warn(f"{err}. Moved it to {bad} and recomputing; delete it once you have looked.",
-                  RuntimeWarning, stacklevel=4)
 
 
 def _try_load(path: Path, key: str) -> Result | None:
     """The verified result at ``path``; None when absent or damaged (then moved aside)."""
     try:
-        raw, identity = _read(path)
+        raw, read_id = read_with_identity(path)
     except (FileNotFoundError, NotADirectoryError):  # none there (or no folder to hold one)
         return None
     try:
         return _parse(raw, path, key)
     except CorruptResultError as err:
-        _quarantine(path, err, identity)
+        quarantine(path, err, read_id)
         return None
 
 
@@ -515,7 +410,7 @@ def result_state(experiment: str, profile: str, data_source: str, seed: int, con
     note = (f"; {len(aside)} damaged cop{'y' if len(aside) == 1 else 'ies'} moved aside "
             f"({aside[-1]})" if aside else "")
     try:
-        raw, _ = _read(path)
+        raw, _ = read_with_identity(path)
     except (FileNotFoundError, NotADirectoryError):
         return "to compute" + note
     try:
