@@ -53,18 +53,23 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what a plain open() would give (mkstemp gives 0o600)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a unique temporary file next to ``path``, then rename it over ``path``.
+@contextlib.contextmanager
+def atomic_target(path: Path):
+    """A unique temporary path next to ``path`` to write; renamed over ``path`` on success.
 
-    Readers see the old file or the new one, never half of one; two writers never share a
-    temporary file, so neither's rename can fail for the other's.
+    ``with atomic_target(ckpt) as tmp: torch.save(state, tmp)``. Readers see the old file or
+    the new one, never half of one; two writers never share a temporary file, so neither's
+    rename can fail for the other's (the last rename wins). On an exception the temporary file
+    is removed and ``path`` is left as it was.
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:  # on disk before it replaces the old file
             os.fsync(f.fileno())
         with contextlib.suppress(OSError):  # not every filesystem has modes
             os.chmod(tmp, _FILE_MODE)
@@ -73,6 +78,12 @@ def atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole, through :func:`atomic_target`."""
+    with atomic_target(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def read_with_identity(path: Path) -> tuple[bytes, tuple]:
