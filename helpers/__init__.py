@@ -2,7 +2,7 @@
 
 Modules (each has one job; the chapter that uses it is named in its docstring):
 ``profiles`` run sizes, ``runtime`` device/seeding/setup, ``results`` cached results with
-provenance, ``plots`` the figure style, ``losses``, ``heads``, ``models``, ``augment``,
+provenance (``result_files`` its atomic, concurrency-safe file handling), ``plots`` the figure style, ``losses``, ``heads``, ``models``, ``augment``,
 ``probes``, ``data``, ``train``, ``checks`` (exercise auto-checks), ``experiments``.
 """
 

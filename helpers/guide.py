@@ -69,6 +69,7 @@ class Finding:
     below: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (seeds,)
     top: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (seeds,)
     provenance: dict | None = None
+    stale: str | None = None  # why the result is not of the running code (results.Result.stale)
 
     @property
     def computed(self) -> bool:
@@ -130,7 +131,10 @@ class Finding:
             return "-"
         p = self.provenance
         data = p["data_source"] + (" (stand-in)" if self.stand_in else "")
-        return f"profile {p['profile']}, data {data}, {p['device']}, {self.n_seeds} seed(s)"
+        older = (f", computed by an older version of the code ({p.get('code_version')})"
+                 if self.stale else "")
+        return (f"profile {p['profile']}, data {data}, {p['device']}, {self.n_seeds} seed(s)"
+                + older)
 
 
 # --- one extractor per chapter result: payload -> (below per seed, top per seed) in % -----------
@@ -273,7 +277,8 @@ def collect(profile=None, specs=SPECS) -> list[Finding]:
         if below.shape != top.shape or below.ndim != 1 or below.size == 0:
             raise ValueError(f"{spec.key}: the extractor must return two equal (seeds,) arrays; "
                              f"got {below.shape} and {top.shape}")
-        findings.append(Finding(**base, below=below, top=top, provenance=result.provenance))
+        findings.append(Finding(**base, below=below, top=top, provenance=result.provenance,
+                                stale=result.stale))
     return findings
 
 

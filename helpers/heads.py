@@ -30,6 +30,9 @@ def _check_input(h, in_dim: int) -> None:
     if h.ndim != 2 or h.shape[1] != in_dim:
         raise ValueError(f"head input must be (batch, {in_dim}), got {tuple(h.shape)}; flatten "
                          "the features to 2-D or build the head with the features' in_dim")
+    if not h.is_floating_point():  # an integer tensor would be truncated (fixed head) or refused
+        raise TypeError(f"head input must be a floating-point tensor, got {h.dtype}; convert "
+                        "it with h.float()")
 
 
 class IdentityHead(nn.Module):
@@ -39,7 +42,7 @@ class IdentityHead(nn.Module):
 
     Raises:
         TypeError / ValueError: dim not a positive int (at construction); h not a
-            (batch, dim) tensor (at call).
+            floating-point (batch, dim) tensor (at call).
     """
 
     def __init__(self, dim: int):
@@ -62,7 +65,7 @@ class LinearHead(nn.Module):
 
     Raises:
         TypeError / ValueError: in_dim / out_dim not positive ints (at construction); h not a
-            (batch, in_dim) tensor (at call).
+            floating-point (batch, in_dim) tensor (at call).
     """
 
     def __init__(self, in_dim: int, out_dim: int, bias: bool = False):
@@ -88,7 +91,7 @@ class MLPHead(nn.Module):
 
     Raises:
         TypeError / ValueError: a size not a positive int (at construction); h not a
-            (batch, in_dim) tensor, or batch < 2 while training with batch norm (at call).
+            floating-point (batch, in_dim) tensor, or batch < 2 while training with batch norm (at call).
     """
 
     def __init__(self, in_dim: int, hidden_dim: int = 2048, out_dim: int = 128,
@@ -121,8 +124,9 @@ class FixedReweightingHead(nn.Module):
     (a stronger head). For large dim * log(kappa) the last weights underflow to 0.
 
     Raises:
-        TypeError: dim not an int, or kappa not a real number.
-        ValueError: dim < 1, or kappa not finite and >= 1; h not a (batch, dim) tensor (at call).
+        TypeError: dim not an int, or kappa not a real number; h not a floating-point tensor
+            (at call: an integer one would be truncated).
+        ValueError: dim < 1, or kappa not finite and >= 1; h not (batch, dim) (at call).
     """
 
     def __init__(self, dim: int, kappa: float):

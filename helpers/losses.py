@@ -80,6 +80,28 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
 info_nce = nt_xent
 
 
+def _batched_temperature(temperature, B: int) -> torch.Tensor:
+    """``temperature`` as a (B,) tensor: one number for every model, or one per model."""
+    kind = type(temperature).__name__
+    if isinstance(temperature, (bool, str, bytes)) or temperature is None:
+        raise TypeError(f"temperature must be a number or a (B,) tensor of numbers, got {kind} "
+                        f"{temperature!r}; pass e.g. temperature=0.5")
+    try:
+        tau = torch.as_tensor(temperature)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"temperature must be a number or a (B,) tensor of numbers, got {kind} "
+                        f"{temperature!r}") from err
+    if tau.dtype == torch.bool or tau.is_complex():
+        raise TypeError(f"temperature must hold real numbers, got {tau.dtype} (True would "
+                        "silently mean tau = 1); pass e.g. temperature=0.5")
+    if tau.ndim == 0:
+        return tau.expand(B)
+    if tau.shape != (B,):
+        raise ValueError(f"temperature must be one number or a (B,) = ({B},) tensor, one per "
+                         f"model, got shape {tuple(tau.shape)}")
+    return tau
+
+
 def batched_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature) -> torch.Tensor:
     """NT-Xent of B independent models at once (Chapters 4 and 5 train grids of small models as one): entry b is ``losses.nt_xent(z1[b], z2[b], tau_b)``.
 
@@ -91,8 +113,9 @@ def batched_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature) -> torch.Te
         (B,) per-model losses, each the mean over that model's 2N anchors.
 
     Raises:
-        TypeError: z1 / z2 not floating-point tensors. ValueError: shapes differ or are not
-        3-D, N < 2, or a temperature that is not > 0.
+        TypeError: z1 / z2 not floating-point tensors, or a temperature that is not real
+            numbers (True, a string, a bool tensor). ValueError: shapes differ or are not 3-D,
+            N < 2, temperatures not a number or of shape (B,), or not finite and > 0.
     """
     if not all(isinstance(z, torch.Tensor) and z.is_floating_point() for z in (z1, z2)):
         raise TypeError("z1 and z2 must be floating-point torch tensors (B, N, p)")
@@ -100,7 +123,7 @@ def batched_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature) -> torch.Te
         raise ValueError(f"z1 and z2 must both be (B, N, p) with N >= 2, got {tuple(z1.shape)} "
                          f"and {tuple(z2.shape)}")
     B, N, _ = z1.shape
-    tau = torch.as_tensor(temperature, dtype=z1.dtype, device=z1.device).expand(B)
+    tau = _batched_temperature(temperature, B).to(dtype=z1.dtype, device=z1.device)
     if not (torch.isfinite(tau) & (tau > 0)).all():
         raise ValueError(f"every temperature must be finite and > 0, got {temperature!r}")
     z = F.normalize(torch.cat([z1, z2], dim=1), dim=-1)  # (B, 2N, p)

@@ -20,6 +20,8 @@ for the paper's points).
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 METRICS = ("id_acc", "bg_gap", "coobj_gap", "both_gap", "worst_group")
@@ -31,6 +33,8 @@ def _as_int_array(name, x) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     arr = np.asarray(x)
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real 0/1 values, got {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D sequence (one entry per image), got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
@@ -92,10 +96,10 @@ def shortcut_metrics(pred, label, bg, coobj, bg_ratio: float = 0.95,
 
     Raises:
         ValueError: mismatched lengths, values other than 0/1, an empty group, or a ratio
-            outside [0, 1].
+            outside [0, 1]. TypeError: complex values.
     """
     for name, r in (("bg_ratio", bg_ratio), ("coobj_ratio", coobj_ratio)):
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= r <= 1.0:
+        if isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0.0 <= r <= 1.0:
             raise ValueError(f"{name} is a probability and must lie in [0, 1], got {r!r}")
     cells = cell_accuracy(pred, label, bg, coobj)
     acc = pattern_accuracy(cells)
@@ -111,9 +115,12 @@ def predictions_from_probabilities(probs) -> np.ndarray:
 
     Raises:
         ValueError: not (n, 2), or entries outside [0, 1] (pass softmax outputs, not logits).
+        TypeError: complex values.
     """
     if hasattr(probs, "detach"):
         probs = probs.detach().cpu().numpy()
+    if np.iscomplexobj(probs):
+        raise TypeError(f"probabilities must be real, got {np.asarray(probs).dtype}")
     p = np.asarray(probs, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"probabilities must be (n, 2), got shape {p.shape}")

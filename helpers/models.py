@@ -28,6 +28,9 @@ def _check_features(x, dim: int) -> None:
     if x.ndim != 2 or x.shape[1] != dim:
         raise ValueError(f"input must be (batch, {dim}), got {_shape(x)}; "
                          f"flatten it or build the network with dims[0] = {x.shape[-1] if x.ndim else '?'}")
+    if not x.is_floating_point():
+        raise TypeError(f"input must be a floating-point tensor, got {x.dtype}; convert it with "
+                        "x.float()")
 
 
 def _check_dims(dims) -> list[int]:
@@ -86,7 +89,7 @@ class DeepLinearNet(_LayerStack):
 
     Raises:
         ValueError: bad ``dims`` or ``init_scale``; in ``forward``, an input not (batch, d_in).
-        TypeError: in ``forward``, an input that is not a tensor.
+        TypeError: in ``forward``, an input that is not a floating-point tensor.
     """
 
     def __init__(self, dims: list[int], bias: bool = False, init_scale: float | None = None):

@@ -9,6 +9,7 @@ carved from the training data, never from the test data. Used from Chapter 1 on.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -34,13 +35,26 @@ def _check_xy(X, y, name: str = "X") -> None:
         raise ValueError(f"y must be ({len(X)},) to match {name}, got {_shape(y)}")
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise TypeError(f"labels must be an integer tensor, got {y.dtype}; use y.long()")
+    if X.is_complex():
+        raise TypeError(f"{name} must be real, got {X.dtype}; a probe would drop the imaginary "
+                        "part: pass X.real or X.abs()")
     if not torch.isfinite(X).all():
         raise ValueError(f"{name} contains NaN or inf; check the layer (e.g. a diverged run)")
 
 
-def _check_labels(y: torch.Tensor, n_classes: int, need_two: bool = True) -> None:
-    if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
-        raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+def _integer(name: str, value, minimum: int) -> int:
+    """``value`` as an int (numpy integers included), else a clear error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_labels(y: torch.Tensor, n_classes: int, need_two: bool = True) -> int:
+    """``n_classes`` as an int, after checking the labels lie in [0, n_classes)."""
+    n_classes = _integer("n_classes", n_classes, 2)
     lo, hi = int(y.min()), int(y.max())
     if lo < 0 or hi >= n_classes:
         raise ValueError(f"labels must lie in [0, {n_classes}), got [{lo}, {hi}]; "
@@ -48,11 +62,13 @@ def _check_labels(y: torch.Tensor, n_classes: int, need_two: bool = True) -> Non
     if need_two and lo == hi:
         raise ValueError("a probe needs at least 2 classes in the training labels, got only "
                          f"class {lo}; use a larger or stratified training split")
+    return n_classes
 
 
-def _check_l2(l2) -> None:
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not math.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+def _check_l2(l2) -> float:
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not math.isfinite(l2) or l2 < 0:
+        raise ValueError(f"l2 must be a finite number >= 0, got {type(l2).__name__} {l2!r}")
+    return float(l2)
 
 
 @dataclass
@@ -75,10 +91,12 @@ class LinearProbe:
         """Class scores (n, n_classes), on the probe's device and dtype.
 
         Raises:
-            ValueError: X is not (n, dim) with the training dim.
+            ValueError: X is not (n, dim) with the training dim. TypeError: X is complex.
         """
         if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != len(self.mean):
             raise ValueError(f"X must be (n, {len(self.mean)}) like the training features, got {_shape(X)}")
+        if X.is_complex():
+            raise TypeError(f"X must be real, got {X.dtype}; pass X.real or X.abs()")
         return (X.to(self.weight) - self.mean) / self.std @ self.weight + self.bias
 
     def predict(self, X: torch.Tensor) -> torch.Tensor:
@@ -131,13 +149,14 @@ def ridge_probe_fit(X: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float 
         :class:`LinearProbe` with weight (dim, n_classes), bias (n_classes,).
 
     Raises:
-        TypeError: X or y not tensors, or non-integer labels.
-        ValueError: bad shapes, non-finite X, labels outside [0, n_classes), fewer than
-            2 classes present, or l2 not a finite number >= 0.
+        TypeError: X or y not tensors, complex X, non-integer labels, or n_classes not an int
+            (numpy integers are ints; integer X is converted to ``dtype``).
+        ValueError: bad shapes, non-finite X, labels outside [0, n_classes), n_classes < 2,
+            fewer than 2 classes present, or l2 not a finite number >= 0.
     """
     _check_xy(X, y)
-    _check_labels(y, n_classes)
-    _check_l2(l2)
+    n_classes = _check_labels(y, n_classes)
+    l2 = _check_l2(l2)
     Xs, mean, std = _standardize(X, standardize, dtype)
     n, d = Xs.shape
     Y = F.one_hot(y.to(Xs.device).long(), n_classes).to(Xs.dtype)
@@ -183,10 +202,12 @@ def logistic_probe_fit(X: torch.Tensor, y: torch.Tensor, n_classes: int, l2: flo
         RuntimeWarning: L-BFGS used all ``max_iter`` iterations (raise it, or raise l2).
     """
     _check_xy(X, y)
-    _check_labels(y, n_classes)
-    _check_l2(l2)
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    n_classes = _check_labels(y, n_classes)
+    l2 = _check_l2(l2)
+    try:
+        max_iter = _integer("max_iter", max_iter, 1)
+    except TypeError as err:
+        raise ValueError(str(err)) from None
     Xs, mean, std = _standardize(X, standardize, dtype)
     target = y.to(Xs.device).long()
     W = torch.zeros(Xs.shape[1], n_classes, dtype=Xs.dtype, device=Xs.device, requires_grad=True)
@@ -259,8 +280,9 @@ def probe_accuracy(train_X: torch.Tensor, train_y: torch.Tensor, test_X: torch.T
         raise ValueError(f"train and test features differ in dim: {train_X.shape[1]} vs "
                          f"{test_X.shape[1]}; probe the same layer on both splits")
     n_classes = int(train_y.max()) + 1 if n_classes is None else n_classes
-    _check_labels(train_y, n_classes)
+    n_classes = _check_labels(train_y, n_classes)
     _check_labels(test_y, n_classes, need_two=False)
+    seed = _integer("seed", seed, 0)
     fit = FITTERS[method]
     if l2 is None:
         if not 0 < val_fraction < 1:
@@ -332,8 +354,9 @@ def extract_features(model_fn, images: torch.Tensor, batch_size: int = 512,
     if not isinstance(images, torch.Tensor) or images.ndim < 1 or len(images) == 0:
         raise (TypeError if not isinstance(images, torch.Tensor) else ValueError)(
             f"images must be a non-empty tensor (n, ...), got {_shape(images) or type(images).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    batch_size = int(batch_size)
     device = torch.device(device) if device is not None else images.device
     chunks: dict[str, list] = {}
     starts = range(0, len(images), batch_size)

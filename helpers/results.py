@@ -2,30 +2,54 @@
 
 A result is one JSON file ``results/<experiment>/<profile>-<data>-seed<seed>-<key>.json``::
 
-    {"key": ..., "experiment": ..., "config": {...}, "payload": {...},
-     "payload_sha256": ..., "provenance": {profile, data_source, device, seed, versions,
-                                           git_commit, wall_time_s, date_utc}}
+    {"format": 2, "key": ..., "experiment": ..., "config": {...}, "payload": {...},
+     "provenance": {profile, data_source, device, seed, versions, git_commit, code_version,
+                    wall_time_s, date_utc},
+     "sha256": ...}
 
 ``key`` hashes what determines the numbers (experiment, profile, data source, seed, config);
-it does not hash the commit, so editing prose does not force a retrain. A file whose JSON does
-not parse, whose key differs from its name, or whose payload hash does not match is moved aside
-to ``*.corrupt`` with a warning, and the result is recomputed: it is never used silently.
+it does not hash the commit, so editing prose does not force a retrain. ``sha256`` covers the
+whole document (config, payload and provenance), so an edited caption field is caught like an
+edited number. A file that cannot be trusted (bytes that are not UTF-8, JSON that does not
+parse, a missing or mistyped field, a key that differs from its name or from its own config
+and provenance, a checksum that does not match) is moved aside to a unique
+``*.corrupt-<time>-<random>`` name with a warning, and the result is recomputed: it is never
+used silently.
 
-Chapters call :func:`load_or_compute`. Outside the ``smoke`` profile it first looks for a
-committed ``paper`` or ``gpu`` result of the same experiment (their configs come from
-:mod:`helpers.profiles`, so a changed config no longer matches) and shows that instead of
-training on a laptop.
+Chapters call :func:`load_or_compute`. Outside the ``smoke`` profile, when the caller asks for
+its profile's own config (the chapter's call), it first looks for a committed ``paper`` or
+``gpu`` result of the same experiment (their configs come from :mod:`helpers.profiles`, so a
+changed config no longer matches) and shows that instead of training on a laptop. A custom
+config is looked up as given, never answered by another config's result.
+
+**Results of older code.** Provenance records ``code_version``: the ``helpers`` package version
+and the experiment module's ``CODE_VERSION`` (bump it when a change alters the numbers). A
+stored result whose code version differs from the running code is *stale*. A stale result of
+the caller's own profile is recomputed (the caller can: it is the size it asked for). A stale
+committed ``paper`` / ``gpu`` result cannot be recomputed on a laptop (hours on a datacenter
+GPU), so it is shown only when no current result exists, marked: :attr:`Result.stale` says
+why, the loading line and every caption (:meth:`Result.describe`) say "computed by an older
+version of the code", and ``python -m helpers.run --list`` lists it as stale.
+
+**Concurrency** (:mod:`helpers.result_files`). Writes go to a unique temporary file in the
+target folder, then an atomic ``os.replace``; loads read the file once and tolerate it vanishing
+or changing meanwhile; a quarantine moves aside only the damaged file it read, never a good one
+written since.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import importlib
+import importlib.util
 import json
 import math
+import numbers
 import os
+import re
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,12 +57,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from helpers.profiles import Profile, get_profile
+from helpers.profiles import PROFILE_NAMES, Profile, get_profile
+from helpers.result_files import ENV_DIR, ResultsDirError  # noqa: F401 (part of this API)
+from helpers.result_files import atomic_write, check_writable, quarantine, read_with_identity
 from helpers.runtime import device_name, git_commit, versions
 
-ENV_DIR = "BOOK_RESULTS_DIR"
 ENV_RECOMPUTE = "BOOK_RECOMPUTE"
 BIGGER_PROFILES = ("paper", "gpu")  # best first: what a reader's page may show instead
+FORMAT = 2  # 2: the checksum covers the whole document, provenance has code_version
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("", "0", "false", "no", "off", "n", "f")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # one path part: no separators, no '..'
 
 
 class CorruptResultError(RuntimeError):
@@ -47,19 +76,43 @@ class CorruptResultError(RuntimeError):
 
 @dataclass
 class Result:
-    """A computed or loaded result. ``payload`` holds the numbers; ``provenance`` how they came."""
+    """A computed or loaded result. ``payload`` holds the numbers; ``provenance`` how they came.
+
+    ``stale`` is None for a result of the running code, else why it is not (a committed result
+    of an older code version, shown because nothing current exists).
+    """
 
     payload: dict
     provenance: dict
     config: dict
     path: Path
     loaded: bool
+    stale: str | None = None
 
     def describe(self) -> str:
-        """One line for a figure caption: profile, data, device, seed(s)."""
+        """One line for a figure caption: profile, data, device, seed(s), and staleness."""
         p = self.provenance
-        return (f"profile {p['profile']} | data: {p['data_source']} | device: {p['device']} | "
+        line = (f"profile {p['profile']} | data: {p['data_source']} | device: {p['device']} | "
                 f"seed {p['seed']}")
+        return line + (f" | computed by an older version of the code ({p['code_version']})"
+                       if self.stale else "")
+
+
+def recompute_requested() -> bool:
+    """``$BOOK_RECOMPUTE`` as a boolean: 1/true/yes/on recompute, unset/0/false/no/off do not.
+
+    Raises:
+        ValueError: any other value (a typo must not silently recompute, or silently not).
+    """
+    raw = os.environ.get(ENV_RECOMPUTE, "")
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"{ENV_RECOMPUTE}={raw!r} is neither true nor false: set it to 1 (or "
+                     f"{'/'.join(_TRUE[1:4])}) to recompute every result, or to 0 (or "
+                     f"{'/'.join(_FALSE[2:5])}), or unset it, to use stored results")
 
 
 def results_dir() -> Path:
@@ -70,6 +123,24 @@ def results_dir() -> Path:
     if (root / "_toc.yml").exists():
         return root / "results"
     return Path.home() / ".cache" / "projection-head-book" / "results"
+
+
+def code_version(experiment: str) -> str:
+    """The version of the code that computes ``experiment``'s numbers.
+
+    ``helpers <__version__>, <experiment> v<CODE_VERSION>``, where ``CODE_VERSION`` is an int
+    the module ``helpers.experiments.<experiment>`` may declare (0 when it declares none, or
+    has no module): bump it when a change to the experiment alters its numbers, and bump
+    ``helpers.__version__`` when shared code does.
+    """
+    import helpers
+
+    declared = 0
+    name = f"helpers.experiments.{experiment}"
+    with contextlib.suppress(ImportError, ValueError):
+        if importlib.util.find_spec(name) is not None:
+            declared = getattr(importlib.import_module(name), "CODE_VERSION", 0)
+    return f"helpers {helpers.__version__}, {experiment} v{declared}"
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -95,6 +166,26 @@ def _canonical(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
 
 
+def _check_name(what: str, value) -> str:
+    """One part of a result path: a plain name, so it cannot leave the results folder."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string (it names the result's file), got "
+                        f"{type(value).__name__} {value!r}")
+    if not _NAME.fullmatch(value) or ".." in value:
+        raise ValueError(f"{what} {value!r} cannot name a result file: use letters, digits and "
+                         "'_', '.', '+', '-' (not starting with '.', no '..' or path separators), "
+                         "e.g. 'cifar10' or 'synthetic-features'")
+    return value
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return int(seed)
+
+
 def result_key(experiment: str, profile: str, data_source: str, seed: int, config: Any) -> str:
     """Hash of everything that determines the numbers (16 hex digits)."""
     blob = _canonical({"experiment": experiment, "profile": profile, "data": data_source,
@@ -103,59 +194,173 @@ def result_key(experiment: str, profile: str, data_source: str, seed: int, confi
 
 
 def result_path(experiment: str, profile: str, data_source: str, seed: int, config: Any) -> Path:
+    """``results_dir()/<experiment>/<profile>-<data_source>-seed<seed>-<key>.json``.
+
+    Raises:
+        TypeError / ValueError: a part that is not a plain name (``'../x'``, ``'a/b'``), or a
+            seed that is not a non-negative int.
+    """
+    _check_name("experiment", experiment)
+    _check_name("profile", profile)
+    _check_name("data_source", data_source)
+    seed = _check_seed(seed)
     key = result_key(experiment, profile, data_source, seed, config)
     return results_dir() / experiment / f"{profile}-{data_source}-seed{seed}-{key}.json"
 
 
+def _document_sha256(doc: dict) -> str:
+    """Checksum of a result document: every field but the checksum itself."""
+    return hashlib.sha256(_canonical({k: v for k, v in doc.items() if k != "sha256"})
+                          .encode()).hexdigest()
+
+
+def _document(experiment: str, key: str, config: Any, payload: dict, provenance: dict) -> dict:
+    doc = {"format": FORMAT, "key": key, "experiment": experiment, "config": to_jsonable(config),
+           "payload": to_jsonable(payload), "provenance": to_jsonable(provenance)}
+    doc["sha256"] = _document_sha256(doc)
+    return doc
+
+
 def save_result(path: Path, experiment: str, key: str, config: Any, payload: dict,
-                provenance: dict) -> None:
-    """Write atomically (temp file + rename), so an interrupted run never leaves half a file."""
-    payload = to_jsonable(payload)
-    doc = {"key": key, "experiment": experiment, "config": to_jsonable(config),
-           "payload": payload, "payload_sha256": hashlib.sha256(_canonical(payload).encode()).hexdigest(),
-           "provenance": to_jsonable(provenance)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=False))
-    os.replace(tmp, path)
+                provenance: dict) -> str:
+    """Write one result atomically (unique temp file + rename); returns the JSON text written.
+
+    An interrupted run never leaves half a file, and concurrent writers of one key never
+    fail: the last rename wins, and every version is a whole, valid result.
+    """
+    text = json.dumps(_document(experiment, key, config, payload, provenance), indent=1,
+                      sort_keys=True, allow_nan=False)
+    atomic_write(Path(path), text)
+    return text
+
+
+def _provenance(experiment: str, profile: str, data_source: str, seed: int,
+                wall_time_s: float) -> dict:
+    return {"profile": profile, "data_source": data_source, "device": device_name(),
+            "seed": seed, "versions": versions(), "git_commit": git_commit(),
+            "code_version": code_version(experiment), "wall_time_s": wall_time_s,
+            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _bad(path, why: str) -> CorruptResultError:
+    return CorruptResultError(f"{path}: not a valid result file ({why})")
+
+
+def _check_provenance(prov, path) -> None:
+    if not isinstance(prov, dict):
+        raise _bad(path, f"provenance is a {type(prov).__name__}, not a dict")
+    for field, kinds in (("profile", str), ("data_source", str), ("device", str),
+                         ("versions", dict), ("code_version", str), ("date_utc", str),
+                         ("git_commit", (str, type(None)))):
+        if field not in prov:
+            raise _bad(path, f"provenance has no {field!r}")
+        if not isinstance(prov[field], kinds):
+            raise _bad(path, f"provenance {field!r} is {prov[field]!r}")
+    if prov["profile"] not in PROFILE_NAMES:
+        raise _bad(path, f"provenance profile {prov['profile']!r} is not one of {PROFILE_NAMES}")
+    seed, wall = prov.get("seed"), prov.get("wall_time_s")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise _bad(path, f"provenance seed is {seed!r}, not an int >= 0")
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) or not math.isfinite(wall) \
+            or wall < 0:
+        raise _bad(path, f"provenance wall_time_s is {wall!r}, not a number of seconds >= 0")
+    if not all(isinstance(v, str) for v in prov["versions"].values()):
+        raise _bad(path, "provenance versions are not all strings")
+
+
+def _parse(raw: bytes, path, expected_key: str) -> Result:
+    """Verify the bytes of one result file. Raises CorruptResultError for anything amiss."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise _bad(path, f"not UTF-8: {err}") from err
+    except json.JSONDecodeError as err:
+        raise _bad(path, f"not JSON: {err}") from err
+    if not isinstance(doc, dict):
+        raise _bad(path, f"a JSON {type(doc).__name__}, not an object")
+    if doc.get("format") != FORMAT:
+        raise _bad(path, f"format {doc.get('format')!r}, this code reads format {FORMAT} "
+                         "(written by other code)")
+    for field, kind in (("key", str), ("experiment", str), ("config", (dict, list, str, int,
+                        float, type(None))), ("payload", dict), ("provenance", dict),
+                        ("sha256", str)):
+        if field not in doc:
+            raise _bad(path, f"no {field!r}")
+        if not isinstance(doc[field], kind):
+            raise _bad(path, f"{field!r} is a {type(doc[field]).__name__}")
+    if doc["sha256"] != _document_sha256(doc):
+        raise CorruptResultError(f"{path}: contents do not match their sha256 (edited or "
+                                 "damaged)")
+    if doc["key"] != expected_key:
+        raise CorruptResultError(f"{path}: key {doc['key']} does not match the expected "
+                                 f"{expected_key}")
+    prov = doc["provenance"]
+    _check_provenance(prov, path)
+    # The key must follow from the document's own experiment, provenance and config: a
+    # re-sealed file whose caption fields or config were changed is caught here.
+    own = result_key(doc["experiment"], prov["profile"], prov["data_source"], prov["seed"],
+                     doc["config"])
+    if own != doc["key"]:
+        raise CorruptResultError(f"{path}: its experiment, profile, data source, seed and config "
+                                 f"hash to {own}, not to its key {doc['key']} (edited)")
+    return Result(doc["payload"], prov, doc["config"], Path(path), loaded=True)
 
 
 def load_result(path: Path, expected_key: str) -> Result:
-    """Read and verify one result file.
+    """Read and verify one result file (its code version is not compared: see load_stored).
 
     Raises:
         FileNotFoundError: no such file.
-        CorruptResultError: unparsable JSON, missing fields, wrong key or payload hash.
+        CorruptResultError: bytes that are not UTF-8 JSON, missing or mistyped fields, a wrong
+            key, or a checksum that does not match.
     """
-    text = Path(path).read_text()
-    try:
-        doc = json.loads(text)
-        payload, prov, key = doc["payload"], doc["provenance"], doc["key"]
-        digest = doc["payload_sha256"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise CorruptResultError(f"{path}: not a valid result file ({err})") from err
-    if key != expected_key:
-        raise CorruptResultError(f"{path}: key {key} does not match the expected {expected_key}")
-    if hashlib.sha256(_canonical(payload).encode()).hexdigest() != digest:
-        raise CorruptResultError(f"{path}: payload does not match its sha256 (edited or damaged)")
-    return Result(payload, prov, doc.get("config", {}), Path(path), loaded=True)
-
-
-def _quarantine(path: Path, err: Exception) -> None:
-    bad = path.with_name(path.name + f".corrupt-{int(time.time())}")
-    os.replace(path, bad)
-    warnings.warn(f"{err}. Moved it to {bad} and recomputing; delete it once you have looked.",
-                  RuntimeWarning, stacklevel=3)
+    raw, _ = read_with_identity(Path(path))
+    return _parse(raw, path, expected_key)
 
 
 def _try_load(path: Path, key: str) -> Result | None:
-    if not path.exists():
+    """The verified result at ``path``; None when absent or damaged (then moved aside)."""
+    try:
+        raw, read_id = read_with_identity(path)
+    except (FileNotFoundError, NotADirectoryError):  # none there (or no folder to hold one)
         return None
     try:
-        return load_result(path, key)
+        return _parse(raw, path, key)
     except CorruptResultError as err:
-        _quarantine(path, err)
+        quarantine(path, err, read_id)
         return None
+
+
+def _stale_reason(found: Result, experiment: str) -> str | None:
+    now = code_version(experiment)
+    then = found.provenance["code_version"]
+    if then == now:
+        return None
+    return f"computed by {then}; the running code is {now}"
+
+
+def _candidates(experiment: str, prof: Profile, seed: int, config: Any, data_source,
+                use_committed: bool) -> list:
+    """``(profile name, config, data source)`` to look up, best first."""
+    try:
+        default = prof.config(experiment)
+    except KeyError:
+        default = None
+    config = default if config is None else config
+    if config is None:
+        raise ValueError(f"no config for experiment {experiment!r} at profile {prof.name}; "
+                         "pass config=...")
+    own_data = data_source or getattr(config, "data")
+    candidates = []
+    # The committed bigger results answer the chapter's own call only: a custom config is the
+    # caller's question, and only a result of exactly that config answers it.
+    if use_committed and not prof.is_smoke and _canonical(config) == _canonical(default):
+        for name in BIGGER_PROFILES:
+            if name != prof.name:
+                big = get_profile(name).config(experiment)
+                candidates.append((name, big, data_source or getattr(big, "data")))
+    candidates.append((prof.name, config, own_data))
+    return candidates
 
 
 def load_stored(experiment: str, *, profile: Profile | str | None = None, seed: int = 0,
@@ -163,28 +368,60 @@ def load_stored(experiment: str, *, profile: Profile | str | None = None, seed: 
                 use_committed: bool = True) -> Result | None:
     """The stored, verified result :func:`load_or_compute` would load, or None; never computes.
 
-    Outside ``smoke`` (and with ``use_committed``) a stored ``paper`` or ``gpu`` result comes
-    first, as in :func:`load_or_compute`: of the same data source when the caller names one
-    (a second result of one experiment, e.g. a synthetic sweep next to the image run), else of
-    that profile's own data. A damaged file is moved aside (and None returned).
+    Outside ``smoke`` (and with ``use_committed``), when ``config`` is the profile's own (or
+    None), a stored ``paper`` or ``gpu`` result comes first, as in :func:`load_or_compute`: of
+    the same data source when the caller names one (a second result of one experiment, e.g. a
+    synthetic sweep next to the image run), else of that profile's own data. The first result
+    of the running code wins; failing that, a committed bigger result of older code is returned
+    with ``stale`` set (the caller's own stale result is not: it is to be recomputed). A damaged
+    file is moved aside.
+
+    Raises:
+        TypeError / ValueError: a data source, experiment or seed that cannot name a file.
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    config = prof.config(experiment) if config is None else config
-    named_source = data_source
-    data_source = data_source or getattr(config, "data")
-    candidates = []
-    if use_committed and not prof.is_smoke:
-        for name in BIGGER_PROFILES:
-            if name != prof.name:
-                big = get_profile(name).config(experiment)
-                candidates.append((name, big, named_source or getattr(big, "data")))
-    candidates.append((prof.name, config, data_source))
-    for name, cfg, data in candidates:
+    seed = _check_seed(seed)
+    if data_source is not None:
+        _check_name("data_source", data_source)
+    stale_fallback = None
+    for name, cfg, data in _candidates(experiment, prof, seed, config, data_source,
+                                       use_committed):
         found = _try_load(result_path(experiment, name, data, seed, cfg),
                           result_key(experiment, name, data, seed, cfg))
-        if found is not None:
+        if found is None:
+            continue
+        found.stale = _stale_reason(found, experiment)
+        if found.stale is None:
             return found
-    return None
+        if name != prof.name and stale_fallback is None:
+            stale_fallback = found
+    return stale_fallback
+
+
+def result_state(experiment: str, profile: str, data_source: str, seed: int, config: Any) -> str:
+    """What is stored for one result, for ``python -m helpers.run --list``; changes nothing.
+
+    'computed', 'to compute', 'stale (...)' or 'damaged (...)', followed by a note when damaged
+    copies were moved aside earlier.
+    """
+    path = result_path(experiment, profile, data_source, seed, config)
+    aside = sorted(p.name for p in path.parent.glob("*.corrupt-*")
+                   if p.name.startswith(path.name + ".corrupt-")) if path.parent.is_dir() else []
+    note = (f"; {len(aside)} damaged cop{'y' if len(aside) == 1 else 'ies'} moved aside "
+            f"({aside[-1]})" if aside else "")
+    try:
+        raw, _ = read_with_identity(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "to compute" + note
+    try:
+        found = _parse(raw, path, result_key(experiment, profile, data_source, seed, config))
+    except CorruptResultError as err:
+        why = str(err).replace(f"{path}: ", "")
+        return f"damaged ({why}): running it moves the file aside and recomputes" + note
+    stale = _stale_reason(found, experiment)
+    if stale:
+        return f"stale ({stale}): running it recomputes" + note
+    return "computed" + note
 
 
 def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
@@ -197,37 +434,56 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
         experiment: name in :mod:`helpers.profiles` (e.g. ``'puzzle'``).
         compute: ``compute(config, seed) -> dict`` of JSON-able numbers (arrays allowed).
         profile: a Profile or name; default ``get_profile()``.
-        config: the experiment's config; default ``profile.config(experiment)``.
-        data_source: default ``config.data``.
+        config: the experiment's config; default ``profile.config(experiment)``. A config that
+            differs from the profile's is looked up as given (no committed result stands in).
+        data_source: default ``config.data``; a plain name (it is part of the file name).
         use_committed: outside ``smoke``, prefer a stored ``paper``/``gpu`` result.
 
-    Set ``BOOK_RECOMPUTE=1`` to ignore every cache.
+    Set ``BOOK_RECOMPUTE=1`` (or true/yes/on) to ignore every cache. The results folder is
+    checked writable before anything is computed, so a long run never ends unable to save.
+
+    Raises:
+        ValueError: ``BOOK_RECOMPUTE`` is neither true nor false; a data source, experiment or
+            seed that cannot name a file.
+        ResultsDirError: the results folder cannot be written (before computing).
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    recompute = recompute_requested()
+    seed = _check_seed(seed)
     config = prof.config(experiment) if config is None else config
-    if os.environ.get(ENV_RECOMPUTE, "") in ("", "0"):
+    named_source = data_source  # None: each profile's own data
+    data_source = data_source or getattr(config, "data")
+    path = result_path(experiment, prof.name, data_source, seed, config)
+    key = result_key(experiment, prof.name, data_source, seed, config)
+    if not recompute:
         found = load_stored(experiment, profile=prof, seed=seed, config=config,
-                            data_source=data_source, use_committed=use_committed)
+                            data_source=named_source, use_committed=use_committed)
         if found is not None:
             if verbose:
-                print(f"loaded {found.path.relative_to(results_dir().parent)} "
-                      f"({found.describe()}, {found.provenance['wall_time_s']:.0f} s to compute"
-                      f", commit {found.provenance.get('git_commit')})")
+                try:
+                    where = found.path.relative_to(results_dir().parent)
+                except ValueError:
+                    where = found.path
+                print(f"loaded {where} ({found.describe()}, "
+                      f"{found.provenance['wall_time_s']:.0f} s to compute, commit "
+                      f"{found.provenance.get('git_commit')})")
+                if found.stale:
+                    print(f"NOTE: this result was computed by an older version of the code "
+                          f"({found.stale}); its numbers may differ from what the code now "
+                          f"gives. Recompute it at profile {found.provenance['profile']} with "
+                          f"`python -m helpers.run {experiment} --profile "
+                          f"{found.provenance['profile']}`.")
             return found
 
-    data_source = data_source or getattr(config, "data")
+    check_writable(path.parent)
     start = time.perf_counter()
     payload = compute(config, seed)
-    prov = {"profile": prof.name, "data_source": data_source, "device": device_name(),
-            "seed": seed, "versions": versions(), "git_commit": git_commit(),
-            "wall_time_s": time.perf_counter() - start,
-            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    path = result_path(experiment, prof.name, data_source, seed, config)
-    save_result(path, experiment, result_key(experiment, prof.name, data_source, seed, config),
-                config, payload, prov)
+    prov = _provenance(experiment, prof.name, data_source, seed, time.perf_counter() - start)
+    text = save_result(path, experiment, key, config, payload, prov)
     if verbose:
         print(f"computed in {prov['wall_time_s']:.1f} s; saved {path}")
-    # Read back what was written, so a fresh result and a loaded one are the same JSON numbers.
-    fresh = load_result(path, result_key(experiment, prof.name, data_source, seed, config))
+    # Parse what was written (not the file, which a concurrent process may be replacing), so a
+    # fresh result and a loaded one are the same JSON numbers.
+    fresh = _parse(text.encode("utf-8"), path, key)
     fresh.loaded = False
     return fresh

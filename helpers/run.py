@@ -129,7 +129,7 @@ def run_one(name: str, profile, progress: bool = True) -> str:
 
 def list_entries(profile) -> None:
     """Print every entry, whether it can run, and whether its result exists at ``profile``."""
-    from helpers.results import result_path
+    from helpers.results import result_state
 
     from helpers import profiles
 
@@ -139,8 +139,7 @@ def list_entries(profile) -> None:
         cost = ""
         try:
             _, config = resolve(name, profile)
-            path = result_path(name, profile.name, config.data, entry.seed, config)
-            state = "computed" if path.exists() else "to compute"
+            state = result_state(name, profile.name, config.data, entry.seed, config)
             cost = describe(name, config)
         except Unavailable as why:
             state = f"unavailable ({why})"

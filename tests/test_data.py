@@ -263,11 +263,30 @@ def _write_cifar100(root, rng, n_train=12, n_test=6):
     return folder
 
 
+def _publish(monkeypatch, root):
+    """Accept the fake files written under ``root`` as if their md5 sums were CIFAR's own."""
+    import hashlib
+
+    from helpers.data import cifar
+
+    for name, spec in cifar._SPECS.items():
+        folder = root / spec["folder"]
+        for path in (folder.iterdir() if folder.is_dir() else ()):
+            monkeypatch.setitem(cifar.PUBLISHED_MD5[name], path.name,
+                                hashlib.md5(path.read_bytes()).hexdigest())
+
+
 @pytest.fixture
-def cifar_root(tmp_path):
+def publish(monkeypatch):
+    return lambda root: _publish(monkeypatch, root)
+
+
+@pytest.fixture
+def cifar_root(tmp_path, publish):
     rng = np.random.default_rng(0)
     _write_cifar10(tmp_path, rng)
     _write_cifar100(tmp_path, rng)
+    publish(tmp_path)
     return tmp_path
 
 
@@ -306,7 +325,7 @@ def test_cifar100_matches_torchvision(cifar_root, torchvision_reads_fakes, train
     assert cifar100_coarse_classes(cifar_root) == [f"coarse{i}" for i in range(20)]
 
 
-def test_cifar_reads_python3_pickles_with_bytes_keys(tmp_path):
+def test_cifar_reads_python3_pickles_with_bytes_keys(tmp_path, publish):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     rng = np.random.default_rng(1)
@@ -316,6 +335,7 @@ def test_cifar_reads_python3_pickles_with_bytes_keys(tmp_path):
         with open(folder / name, "wb") as f:
             pickle.dump({b"data": rng.integers(0, 256, (3, 3072), dtype=np.uint8),
                          b"labels": [1, 2, 3]}, f)
+    publish(tmp_path)
     s = load_cifar10(tmp_path, train=False)
     assert s.labels.tolist() == [1, 2, 3] and s.classes[0] == "c0"
 
@@ -330,19 +350,86 @@ def test_cifar_missing_files_say_where_and_how(tmp_path):
     assert str(tmp_path / "cifar-100-python") in str(err.value)
 
 
-def test_cifar_truncated_or_malformed_files_raise(cifar_root):
+def test_cifar_truncated_or_malformed_files_raise(cifar_root, publish):
     path = cifar_root / "cifar-10-batches-py" / "test_batch"
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="corrupted"):  # its md5 is not the published one
+        load_cifar10(cifar_root, train=False)
+    publish(cifar_root)  # past the checksum, the reader's own checks still hold
     with pytest.raises(ValueError, match="corrupted"):
         load_cifar10(cifar_root, train=False)
     # well-formed pickle, wrong row length
     _dump(path, _py2({"data": np.zeros((4, 3000), np.uint8), "labels": [0, 1, 2, 3]}))
+    publish(cifar_root)
     with pytest.raises(ValueError, match="3072"):
         load_cifar10(cifar_root, train=False)
     # labels that do not match the rows
     _dump(path, _py2({"data": np.zeros((4, 3072), np.uint8), "labels": [0, 1]}))
+    publish(cifar_root)
     with pytest.raises(ValueError, match="labels"):
+        load_cifar10(cifar_root, train=False)
+
+
+class _RunsCode:
+    """A pickle that calls ``Path.touch(marker)`` when loaded: what a crafted file could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return Path.touch, (Path(self.marker),)
+
+
+@pytest.mark.parametrize("published", [False, True])
+def test_a_crafted_cifar_pickle_never_runs(cifar_root, publish, tmp_path, published):
+    """Refused by its md5 (unknown file); and were its md5 accepted, by the restricted reader."""
+    marker = tmp_path / "ran"
+    path = cifar_root / "cifar-10-batches-py" / "test_batch"
+    with open(path, "wb") as f:
+        pickle.dump({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 1],
+                     "filenames": _RunsCode(marker)}, f, protocol=2)
+    if published:
+        publish(cifar_root)
+    with pytest.raises(ValueError) as err:
+        load_cifar10(cifar_root, train=False)
+    assert not marker.exists(), "unpickling a CIFAR file ran code"
+    msg = str(err.value)
+    assert str(path) in msg and "download" in msg
+    assert ("md5" in msg) != published and ("refused" in msg or "md5" in msg)
+
+
+def test_an_altered_cifar_file_is_refused_with_how_to_get_the_real_one(cifar_root):
+    from helpers.data import cifar
+
+    path = cifar_root / "cifar-100-python" / "meta"
+    path.write_bytes(path.read_bytes() + b"\x00")  # one byte appended: still loads with pickle
+    with pytest.raises(ValueError) as err:
+        load_cifar100(cifar_root, train=False)
+    msg = str(err.value)
+    assert str(path) in msg and "md5" in msg and cifar.PUBLISHED_MD5["cifar100"]["meta"] in msg
+    assert "download=True" in msg and "cifar-100-python.tar.gz" in msg
+
+
+def test_the_published_checksums_are_torchvisions():
+    import torchvision.datasets as tvd
+
+    from helpers.data import cifar
+
+    for name, cls in (("cifar10", tvd.CIFAR10), ("cifar100", tvd.CIFAR100)):
+        theirs = dict(cls.train_list + cls.test_list)
+        theirs[cls.meta["filename"]] = cls.meta["md5"]
+        assert cifar.PUBLISHED_MD5[name] == theirs
+
+
+@pytest.mark.parametrize("labels", [[0, 1.7], [True, False], ["0", "1"]])
+def test_cifar_labels_that_are_not_integers_are_refused(cifar_root, publish, labels):
+    path = cifar_root / "cifar-10-batches-py" / "test_batch"
+    _dump(path, _py2({"data": np.zeros((2, 3072), np.uint8), "labels": labels}))
+    publish(cifar_root)
+    with pytest.raises(ValueError, match="integer"):
         load_cifar10(cifar_root, train=False)
 
 
@@ -355,6 +442,7 @@ def test_cifar_download_uses_torchvision_then_reads_pickles(tmp_path, monkeypatc
         def __init__(self, root, train=True, download=False):
             calls.append((root, download))
             _write_cifar10(tmp_path, np.random.default_rng(2))
+            _publish(monkeypatch, tmp_path)
 
     monkeypatch.setattr(tvd, "CIFAR10", FakeCIFAR10)
     s = load_cifar10(tmp_path, train=False, download=True)

@@ -203,3 +203,29 @@ def test_plots_return_figures(payload):
         assert [ax.get_xlabel() for ax in fig.axes[-4:]] == [label] * 4 and len(fig.axes) == 4 * 3
         assert any("profile smoke" in t.get_text() for t in fig.texts)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("shape", [(4, 20, 20), (4, 28, 32), (4, 32, 32)])
+def test_mnist_images_that_are_not_28x28_are_refused_with_the_path(tmp_path, shape):
+    _write_mnist(tmp_path, n=4)
+    path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(_idx_bytes(np.zeros(shape, np.uint8)))
+    with pytest.raises(ValueError, match="28") as err:
+        load_mnist(tmp_path, "train")
+    assert str(path) in str(err.value)
+    with pytest.raises(ValueError, match="28"):
+        mnist_digit_masks(3, seed=0, size=32, root=tmp_path)  # gave masks of the wrong size
+
+
+@pytest.mark.parametrize("size", [8, 16, 31, 32, 33, 64])
+def test_mnist_masks_have_the_size_asked_for(tmp_path, size):
+    _write_mnist(tmp_path, n=4)
+    masks, digits = mnist_digit_masks(3, seed=0, size=size, root=tmp_path)
+    assert masks.shape == (3, size, size) and digits.shape == (3,)
+
+
+@pytest.mark.parametrize("n,size", [(2.5, 32), (3, 32.0), (True, 32), (3, "32")])
+def test_mnist_masks_refuse_non_integer_sizes(tmp_path, n, size):
+    _write_mnist(tmp_path, n=4)
+    with pytest.raises((TypeError, ValueError), match="must be an int"):
+        mnist_digit_masks(n, seed=0, size=size, root=tmp_path)

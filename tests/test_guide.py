@@ -96,3 +96,20 @@ def test_decision_chart_draws(tmp_path):
     findings = [guide.Finding(**{**findings[0].__dict__, "key": s.key}) for s in guide.SPECS]
     fig = guide.plot_decision_chart(findings, "caption")
     assert len(fig.axes) == 1
+
+
+def test_a_committed_result_of_older_code_is_marked_in_the_guide(tmp_path, monkeypatch):
+    """Issue 20: a stale result is never shown as current, in the guide's table either."""
+    import helpers
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    monkeypatch.delenv("BOOK_RECOMPUTE", raising=False)
+    spec = guide.Spec("toy", "q?", "puzzle", "01-the-puzzle", "ch01-fig-layers", "class probe",
+                      "h", lambda p: (np.array(p["h"]), np.array(p["z"])))
+    with monkeypatch.context() as old_code:
+        old_code.setattr(helpers, "__version__", "0.0.1-old")
+        load_or_compute("puzzle", lambda cfg, seed: {"h": [0.9, 0.8, 0.85], "z": [0.5, 0.6, 0.55]},
+                        profile="paper", verbose=False)
+    (found,) = guide.collect("cpu", specs=(spec,))
+    assert found.computed and "older version of the code" in found.where()
+    assert "older version of the code" in guide.table_markdown([found])

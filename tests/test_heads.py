@@ -198,3 +198,20 @@ def test_make_head_errors():
         make_head(None, 4)
     with pytest.raises(ValueError, match="kappa must be"):
         make_head("fixed", 4, kappa=0.5)
+
+
+# ------------------------------------------------- integer input (issue 20): a clear TypeError
+
+
+@pytest.mark.parametrize("make", [lambda: FixedReweightingHead(3, 2.0), lambda: IdentityHead(3),
+                                  lambda: LinearHead(3, 2), lambda: MLPHead(3, 4, 2)])
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool])
+def test_heads_refuse_integer_input_instead_of_truncating(make, dtype):
+    head = make().eval()
+    with pytest.raises(TypeError, match=r"floating.*\.float\(\)"):
+        head(torch.tensor([[1, 1, 1]]).to(dtype))
+
+
+def test_fixed_head_on_the_float_of_an_integer_tensor_is_exact():
+    z = FixedReweightingHead(3, 2.0)(torch.tensor([[1, 1, 1]]).float())
+    assert z.tolist() == [[1.0, 0.5, 0.25]]  # the integer input gave [[1, 0, 0]]

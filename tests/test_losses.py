@@ -6,6 +6,7 @@ code with helpers.losses.
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -222,3 +223,38 @@ def test_bad_pairs(fn, z1, z2, exc, match):
 def test_supcon_bad_input(features, labels, exc, match):
     with pytest.raises(exc, match=match):
         supcon(features, labels)
+
+
+# --------------------------------------------- batched temperatures (issue 20): clear errors
+
+
+def test_batched_nt_xent_refuses_a_bool_temperature():
+    from helpers.losses import batched_nt_xent
+
+    z = torch.randn(2, 4, 3)
+    for tau in (True, torch.tensor([True, True]), "0.5", None):
+        with pytest.raises(TypeError, match="temperature"):
+            batched_nt_xent(z, z, tau)
+
+
+@pytest.mark.parametrize("tau", [torch.tensor([0.5, 0.5, 0.5]), torch.ones(2, 1),
+                                 [0.5, 0.5, 0.5], torch.ones(1)])
+def test_batched_nt_xent_names_a_wrong_length_temperature(tau):
+    from helpers.losses import batched_nt_xent
+
+    z = torch.randn(2, 4, 3)  # B = 2 models: a number, or one temperature per model
+    with pytest.raises(ValueError, match=r"\(B,\) = \(2,\)"):
+        batched_nt_xent(z, z, tau)
+
+
+def test_batched_nt_xent_temperatures_match_the_loop():
+    from helpers.losses import batched_nt_xent
+
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(3, 5, 4), torch.randn(3, 5, 4)
+    taus = [0.2, 0.5, 1.0]
+    for tau in (taus, torch.tensor(taus), np.array(taus), np.float32(0.3), 0.3):
+        got = batched_nt_xent(z1, z2, tau)
+        each = np.broadcast_to(np.asarray(tau, dtype=float), (3,))
+        want = torch.stack([nt_xent(z1[b], z2[b], float(each[b])) for b in range(3)])
+        assert torch.allclose(got, want, atol=1e-6)

@@ -110,3 +110,27 @@ def test_errors():
 
 def test_rounding_overshoot_of_a_softmax_is_accepted():
     assert predictions_from_probabilities(np.array([[1 + 1e-7, -1e-8]])).tolist() == [0]
+
+
+# ---------------------------------- numpy scalars and dtypes (issue 20): accepted or clear
+
+
+def _all_groups():
+    label = [0, 0, 0, 0, 1, 1, 1, 1]
+    bg = [0, 0, 1, 1, 0, 0, 1, 1]
+    co = [0, 1, 0, 1, 0, 1, 0, 1]
+    return label, label, bg, co
+
+
+def test_shortcut_metrics_accept_numpy_float_ratios():
+    want = shortcut_metrics(*_all_groups(), bg_ratio=0.9, coobj_ratio=0.8)
+    got = shortcut_metrics(*_all_groups(), bg_ratio=np.float32(0.9), coobj_ratio=np.float64(0.8))
+    assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_shortcut_metrics_refuse_complex_input():
+    pred, label, bg, co = _all_groups()
+    with pytest.raises(TypeError, match="complex"):
+        shortcut_metrics(np.array(pred, complex), label, bg, co)
+    with pytest.raises(TypeError, match="complex"):
+        predictions_from_probabilities(torch.ones(2, 2, dtype=torch.complex64) / 2)

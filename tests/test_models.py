@@ -153,3 +153,15 @@ def test_linear_bad_input():
         ReLUMLP([5, 0, 2])
     with pytest.raises(ValueError, match="init_scale"):
         DeepLinearNet([5, 2], init_scale=-0.1)
+
+
+# ------------------------------------------------- integer input (issue 20): a clear TypeError
+
+
+@pytest.mark.parametrize("net", [lambda: DeepLinearNet([3, 2]), lambda: ReLUMLP([3, 4, 2])])
+def test_fully_connected_nets_refuse_integer_input(net):
+    model = net()
+    with pytest.raises(TypeError, match=r"floating.*\.float\(\)"):
+        model(torch.tensor([[1, 2, 3]]))
+    with pytest.raises(TypeError, match="floating"):
+        model.forward_layers(torch.ones(2, 3, dtype=torch.bool))

@@ -218,3 +218,44 @@ def test_bad_input():
         probe_accuracy(X, y, X, y, l2_grid=())
     with pytest.raises(ValueError, match=r"\(n, 3\)"):
         ridge_probe_fit(X, y, 2).predict(X[:, :2])
+
+
+# ---------------------------------- numpy scalars and dtypes (issue 20): accepted or clear
+
+
+def _two_class(n=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    return torch.randn(n, 3, generator=g) + y[:, None].double(), y
+
+
+def test_probes_accept_numpy_integer_and_float_scalars():
+    X, y = _two_class()
+    want = ridge_probe_fit(X, y, 2, l2=1e-3)
+    got = ridge_probe_fit(X, y, np.int64(2), l2=np.float32(1e-3))
+    assert torch.allclose(got.weight, want.weight, atol=1e-6)
+    logistic_probe_fit(X, y, np.int32(2), l2=np.float64(1e-2), max_iter=np.int64(50))
+    acc, _ = probe_accuracy(X, y, X, y, n_classes=np.int64(2), seed=np.int64(1),
+                            val_fraction=np.float32(0.25))
+    assert acc == probe_accuracy(X, y, X, y, n_classes=2, seed=1, val_fraction=0.25)[0]
+    feats = extract_features(lambda b: {"h": b}, X.float(), batch_size=np.int64(7))
+    assert feats["h"].shape == (40, 3)
+
+
+@pytest.mark.parametrize("bad", [2.0, True, "2", np.float64(2.0)])
+def test_probes_refuse_non_integer_n_classes_with_its_type(bad):
+    X, y = _two_class()
+    with pytest.raises((TypeError, ValueError), match="n_classes"):
+        ridge_probe_fit(X, y, bad)
+
+
+def test_probes_convert_integer_features_and_refuse_complex_ones():
+    X, y = _two_class()
+    Xi = (X * 10).round().long()
+    assert torch.allclose(ridge_probe_fit(Xi, y, 2).weight, ridge_probe_fit(Xi.double(), y, 2).weight)
+    probe = ridge_probe_fit(X, y, 2)
+    assert torch.equal(probe.decision(Xi), probe.decision(Xi.double()))
+    with pytest.raises(TypeError, match="complex"):
+        ridge_probe_fit(X.to(torch.complex128), y, 2)
+    with pytest.raises(TypeError, match="complex"):
+        probe.decision(X.to(torch.complex128))

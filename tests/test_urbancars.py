@@ -196,3 +196,22 @@ def test_backgrounds_challenge_folder(tmp_path):
     (base / "cats").mkdir()
     with pytest.raises(ValueError, match="NN_<name>"):
         real.load_backgrounds_challenge(tmp_path, "mixed_rand")
+
+
+def test_an_empty_group_folder_is_refused_with_its_path(tmp_path):
+    _write_urbancars(tmp_path)
+    empty = tmp_path / real.URBANCARS_SPLIT_DIRS["train"] / real.urbancars_folder(0, 1, 1)
+    for f in empty.iterdir():
+        f.unlink()
+    with pytest.raises(ValueError, match="no images") as err:
+        real.load_urbancars(tmp_path, "train")
+    assert str(empty) in str(err.value)
+
+
+def test_a_decompression_bomb_names_its_path(tmp_path, monkeypatch):
+    """PIL refuses images over 2 * MAX_IMAGE_PIXELS; the error must say which file it was."""
+    _write_urbancars(tmp_path, size=(40, 40))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 40 x 40 = 1600 > 2 * 100: a "bomb"
+    with pytest.raises(ValueError, match="pixels") as err:
+        real.load_urbancars(tmp_path, "test")
+    assert ".jpg" in str(err.value) and str(tmp_path) in str(err.value)

@@ -15,6 +15,7 @@ missing file raises a ``FileNotFoundError`` that says how to get it. The offline
 from __future__ import annotations
 
 import gzip
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,8 @@ def load_mnist(root, split: str = "train", download: bool = False) -> tuple[torc
         (images ``(n, 28, 28) uint8``, labels ``(n,) int64`` in 0..9).
 
     Raises:
-        ValueError: split not 'train'/'test', files in the wrong format, or images and labels
-            that disagree in number.
+        ValueError: split not 'train'/'test', files in the wrong format, images that are not
+            28 x 28, or images and labels that disagree in number.
         FileNotFoundError: a file is missing and ``download=False``.
         OSError: ``download=True`` and the download failed.
     """
@@ -96,6 +97,10 @@ def load_mnist(root, split: str = "train", download: bool = False) -> tuple[torc
         raise ValueError(f"MNIST {split} files in {folder} disagree: images {images.shape}, "
                          f"labels {labels.shape} (expected (n, 28, 28) and (n,)); delete them "
                          "and download again")
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"{paths[0]} holds images of {images.shape[1]} x {images.shape[2]} "
+                         "pixels, not MNIST's 28 x 28; it is another data set or corrupted: "
+                         "delete it and download MNIST again")
     if labels.size and labels.max() > 9:
         raise ValueError(f"MNIST labels in {paths[1]} run up to {labels.max()}, not 0..9; the file "
                          "is corrupted: delete it and download again")
@@ -112,17 +117,22 @@ def mnist_digit_masks(n: int, seed: int, size: int = 32, split: str = "train", r
     the centre of the ``size x size`` frame, as MNIST-on-CIFAR pads 28 to 32.
 
     Raises:
-        ValueError: n < 1, size < 8; FileNotFoundError / OSError as :func:`load_mnist`.
+        TypeError: n or size not an int. ValueError: n < 1, size < 8, or as
+            :func:`load_mnist`; FileNotFoundError / OSError as :func:`load_mnist`.
     """
     from helpers.data.registry import data_root
 
-    if n < 1 or size < 8:
-        raise ValueError(f"need n >= 1 and size >= 8; got n={n}, size={size}")
+    for name, value, low in (("n", n, 1), ("size", size, 8)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be an int >= {low}; got {name}={value}")
+    n, size = int(n), int(size)
     images, labels = load_mnist(data_root() if root is None else root, split, download)
     pick = torch.from_numpy(np.random.default_rng(seed).integers(0, len(images), size=n))
     digits = images[pick].float().div(255)[:, None]  # (n, 1, 28, 28)
     inner = max(1, round(28 * size / 32))
-    if inner != 28:
+    if digits.shape[-2:] != (inner, inner):
         digits = F.interpolate(digits, size=(inner, inner), mode="bilinear", align_corners=False)
     before = (size - inner) // 2
     digits = F.pad(digits, (before, size - inner - before, before, size - inner - before))

@@ -42,18 +42,22 @@ def read_image(path: Path, size: int | None) -> np.ndarray:
     """(3, H, W) uint8 RGB of one file; resized to (size, size) when ``size`` is given.
 
     Raises:
-        ValueError: the file is not an RGB image (e.g. grayscale, RGBA, CMYK) or cannot be read.
+        ValueError: the file is not an RGB image (e.g. grayscale, RGBA, CMYK), cannot be read,
+            or is larger than PIL allows (a decompression bomb); the message names the file.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # refuses images over 2 * Image.MAX_IMAGE_PIXELS
             if im.mode != "RGB":
                 raise ValueError(f"{path}: image mode {im.mode!r}, expected 'RGB'; convert it "
                                  "(PIL: im.convert('RGB')) or regenerate the data")
             if size is not None:
                 im = im.resize((size, size), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: {err}; an image this large is not from the data set (or is "
+                         "damaged): delete or replace it") from err
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path}: not a readable image ({err})") from err
     return arr.transpose(2, 0, 1)
@@ -81,7 +85,7 @@ def load_urbancars(root, split: str, size: int | None = None) -> ImageSet:
 
     Raises:
         ValueError: unknown split; an image of the wrong mode or, without ``size``, of a
-            different size; an empty split.
+            different size; a group folder without images (the message names it).
         FileNotFoundError: the split's folder or one of its 8 group folders is missing (the
             message names it and says how to get the data).
     """
@@ -100,10 +104,12 @@ def load_urbancars(root, split: str, size: int | None = None) -> ImageSet:
                     raise FileNotFoundError(f"UrbanCars group folder {folder} is missing (the "
                                             f"{split} split needs all 8); {HOW_TO_GET}")
                 files = _images_in(folder)
+                if not files:  # its group's metrics would be undefined (or silently missing)
+                    raise ValueError(f"UrbanCars group folder {folder} holds no images "
+                                     f"({', '.join(IMAGE_EXTENSIONS)}); every group of the "
+                                     f"{split} split needs some. Regenerate the data: {HOW_TO_GET}")
                 paths += files
                 cues += [(obj, bg, co)] * len(files)
-    if not paths:
-        raise ValueError(f"{base} holds no .jpg images; {HOW_TO_GET}")
     c = torch.tensor(cues, dtype=torch.int64)
     return ImageSet(_stack(paths, size), c[:, 0].clone(), list(CLASSES), f"UrbanCars ({split})",
                     {"bg": c[:, 1].clone(), "coobj": c[:, 2].clone(),
