@@ -31,7 +31,6 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -298,17 +297,12 @@ def load_checkpoint(path: Path, fingerprint: str) -> dict | None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Atomic write: a unique temporary file in the target folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    """Atomic write (:func:`helpers.result_files.atomic_target`): a unique temporary file in the
+    target folder, fsynced, then renamed over ``path``; removed if anything fails."""
+    from helpers.result_files import atomic_target
+
+    with atomic_target(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def train(nets: nn.Module | Sequence[nn.Module], images: torch.Tensor, recipe: Recipe, augment,
