@@ -12,8 +12,8 @@ not parse, whose key differs from its name, or whose payload hash does not match
 to ``*.corrupt`` with a warning, and the result is recomputed: it is never used silently.
 
 Chapters call :func:`load_or_compute`. Outside the ``smoke`` profile it first looks for a
-committed ``paper`` or ``gpu`` result of the same experiment (their configs come from
-:mod:`helpers.profiles`, so a changed config no longer matches) and shows that instead of
+committed ``paper`` or ``gpu`` result of the same experiment (their configs come from the
+experiment's ``CONFIGS`` through :mod:`helpers.profiles`, so a changed config no longer matches) and shows that instead of
 training on a laptop.
 """
 
@@ -194,7 +194,7 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
     """The chapter's entry point: a verified cached result, or ``compute(config, seed)`` now.
 
     Args:
-        experiment: name in :mod:`helpers.profiles` (e.g. ``'puzzle'``).
+        experiment: name in :data:`helpers.experiments.EXPERIMENTS` (e.g. ``'puzzle'``).
         compute: ``compute(config, seed) -> dict`` of JSON-able numbers (arrays allowed).
         profile: a Profile or name; default ``get_profile()``.
         config: the experiment's config; default ``profile.config(experiment)``.
