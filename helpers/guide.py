@@ -23,32 +23,19 @@ import numpy as np
 
 # Data sources that are the real data sets; everything else is a synthetic or procedural stand-in.
 REAL_DATA = frozenset({"cifar10", "cifar100", "cifar10-5", "urbancars", "mnist-cifar10"})
-# Link texts: a target placed before a figure cell has no caption, so every {ref} names its text.
-FIGURE_TITLES = {
-    "ch01-fig-layers": "Ch. 1, probes by layer",
-    "ch03-fig-probes": "Ch. 3, probes by layer, theory and simulation",
-    "ch03-fig-regions": "Ch. 3, where each layer wins",
-    "ch04-fig-phase": "Ch. 4, the phase diagram",
-    "ch05-fig-layers": "Ch. 5, ReLU and linear probes by layer",
-    "ch05-fig-mechanism": "Ch. 5, the mechanism in the weights",
-    "ch05-fig-digit-layers": "Ch. 5, digit and class probes by layer",
-    "ch05-fig-digit-heatmaps": "Ch. 5, heatmaps over s and p_drop",
-    "ch06-fig-toy": "Ch. 6, the minimal model",
-    "ch06-fig-layers": "Ch. 6, fine and coarse probes by layer",
-    "ch07-fig-dfr": "Ch. 7, DFR at every layer",
-    "ch07-fig-shifts": "Ch. 7, shifted test sets",
-    "ch07-fig-whac-a-mole": "Ch. 7, Whac-A-Mole",
-    "ch07-fig-correlation": "Ch. 7, gaps against the cue correlation",
-    "ch08-fig-linear": "Ch. 8, the linear model",
-    "ch08-fig-simclr": "Ch. 8, k sweep with SimCLR",
-    "ch08-fig-supcon": "Ch. 8, k sweep with SupCon",
-    "ch08-fig-ce": "Ch. 8, k sweep with cross-entropy",
-}
+
+
+def figure_titles() -> dict[str, str]:
+    """``{figure target label: link text}`` of the chapter figures the guide links to, in book
+    order: each experiment module's ``FIGURES``. A target placed before a figure cell has no
+    caption, so every {ref} to it names its text."""
+    return {label: title for module in _modules() for label, title in
+            getattr(module, "FIGURES", {}).items()}
 
 
 def figure_link(label: str) -> str:
     """A MyST link to a figure target, with its text (a bare {ref} to it would not resolve)."""
-    return f"{{ref}}`{FIGURE_TITLES[label]} <{label}>`"
+    return f"{{ref}}`{figure_titles()[label]} <{label}>`"
 
 
 STRENGTHS = ("clear", "mixed", "weak", "not computed")
@@ -137,125 +124,44 @@ class Finding:
                 + older)
 
 
-# --- one extractor per chapter result: payload -> (below per seed, top per seed) in % -----------
-
-def _puzzle(payload):
-    from helpers.experiments.puzzle import ENCODER_OUTPUT
-
-    acc = 100 * np.asarray(payload["accuracy"], dtype=float)  # (seeds, layers)
-    return acc[:, ENCODER_OUTPUT], acc[:, -1]
-
-
-def _nonlinear(payload):
-    from helpers.experiments import nonlinear
-
-    acc = 100 * np.asarray(payload["accuracy"], dtype=float)  # (models, layers, targets)
-    wd = nonlinear.default_decay(payload)
-    models = nonlinear.select(payload, "relu", max(d["p_flip"] for d in payload["models"]), wd)
-    s = payload["targets"].index("sign")
-    h, z = payload["layers"].index("h"), payload["layers"].index("z")
-    return acc[models, h, s], acc[models, z, s]
-
-
-def _digits(payload):
-    from helpers.experiments.digit_overlay import ENCODER_OUTPUT, HEAD_OUTPUT
-
-    digit = 100 * np.asarray(payload["acc_digit"], dtype=float)  # (strengths, p_drops, seeds, layers)
-    cell = digit[-1, -1]  # the strongest digit at the largest p_drop
-    return cell[:, ENCODER_OUTPUT], cell[:, HEAD_OUTPUT]
-
-
-def _collapse(method):
-    def extract(payload):
-        from helpers.experiments.class_collapse import PRE
-
-        fine = 100 * np.asarray(payload["fine"][method], dtype=float)  # (seeds, layers)
-        return fine[:, PRE], fine[:, -1]
-    return extract
-
-
-def _dfr(method):
-    def extract(payload):
-        from helpers.experiments.shortcuts import POST, PRE
-
-        runs = payload["runs"][method]
-        return tuple(100 * np.array([r["dfr"][layer]["worst_group"] for r in runs])
-                     for layer in (PRE, POST))
-    return extract
-
-
-def _shift(method, shift):
-    def extract(payload):
-        from helpers.experiments.shortcuts import POST, PRE
-
-        runs = payload["runs"][method]
-        return tuple(100 * np.array([r["shifts"][layer][shift] for r in runs])
-                     for layer in (PRE, POST))
-    return extract
-
-
-def _fixed_vs_mlp(setting, task):
-    def extract(payload):
-        from helpers.experiments import reweighting_report as report
-
-        part = payload[setting]
-        acc = 100 * report.accuracy(part)  # (heads, seeds, tasks, layers, splits)
-        pick = report.select_kappa(part, task, "h")
-        k = part["heads"].index(f"k={pick['kappa']:g}")
-        t, h, test = part["tasks"].index(task), part["layers"].index("h"), part["splits"].index("test")
-        return acc[k, :, t, h, test], acc[part["heads"].index("mlp"), :, t, h, test]
-    return extract
-
-
 @dataclass(frozen=True)
 class Spec:
-    """Where a finding's evidence lives and how to read it."""
+    """Where a finding's evidence lives and how to read it (declared in its experiment module's
+    ``GUIDE``)."""
 
     key: str
     question: str
-    experiment: str
-    chapter: str
-    figure: str
+    experiment: str  # the stored result's name (helpers.experiments)
+    chapter: str  # notebook name without .ipynb
+    figure: str  # the figure's target label (a key of that module's FIGURES)
     measure: str
     below_name: str
-    extract: Callable
+    extract: Callable  # payload -> (below, top): two (seeds,) arrays in %
     top_name: str = "the head output z"
 
 
-SPECS = (
-    Spec("ssl-layer", "Self-supervised pre-training: which layer do I give the downstream task?",
-         "puzzle", "01-the-puzzle", "ch01-fig-layers", "class probe accuracy (SimCLR)",
-         "the encoder output h", _puzzle),
-    Spec("suppressed-feature", "The downstream task needs a feature the augmentations make "
-         "the loss ignore?", "nonlinear", "05-nonlinear-features", "ch05-fig-layers",
-         "sign probe, ReLU net, largest flip rate", "the hidden layer h", _nonlinear),
-    Spec("suppressed-digit", "... and on images (a digit DropDigit removes)?", "digit_overlay",
-         "05-nonlinear-features", "ch05-fig-digit-layers",
-         "digit probe, strongest digit, largest p_drop", "the encoder output h", _digits),
-    Spec("finer-labels-ce", "Supervised pre-training, downstream labels finer than the training "
-         "labels (cross-entropy)?", "class_collapse", "06-class-collapse", "ch06-fig-layers",
-         "fine-label probe, cross-entropy + MLP head", "the pre-projection layer h",
-         _collapse("ce/mlp")),
-    Spec("finer-labels-supcon", "... the same with SupCon?", "class_collapse", "06-class-collapse",
-         "ch06-fig-layers", "fine-label probe, SupCon + MLP head", "the pre-projection layer h",
-         _collapse("supcon/mlp")),
-    Spec("shortcuts-dfr", "Spurious cues in training, a small group-balanced validation set "
-         "(DFR)?", "shortcuts", "07-shortcuts", "ch07-fig-dfr",
-         "DFR worst-group accuracy, ERM + MLP head", "the pre-projection layer h",
-         _dfr("erm_head")),
-    Spec("shortcuts-shift", "The test backgrounds change (a shift the training never saw)?",
-         "shortcuts", "07-shortcuts", "ch07-fig-shifts",
-         "probe accuracy on background-flipped test images, ERM + MLP head",
-         "the pre-projection layer h", _shift("erm_head", "bg_flip")),
-    Spec("fixed-head", "Can a fixed reweighting head (k chosen on validation) replace the MLP "
-         "head?", "reweighting", "08-fixed-reweighting", "ch08-fig-supcon",
-         "fine-label probe at h, SupCon: best fixed k vs MLP head", "the fixed head",
-         _fixed_vs_mlp("supcon", "fine"), top_name="the MLP head"),
-)
+def registered_specs() -> tuple[Spec, ...]:
+    """Every finding's :class:`Spec`, in book order: each experiment module's ``GUIDE`` (a new
+    experiment joins the guide with a ``GUIDE`` entry next to its config)."""
+    return tuple(spec for module in _modules() for spec in getattr(module, "GUIDE", ()))
 
 
-def collect(profile=None, specs=SPECS) -> list[Finding]:
-    """Every finding from the results stored for ``profile``; computes nothing.
+def _modules():
+    """The modules of the registered experiments (helpers.experiments), in book order; an
+    experiment whose module does not exist yet is left out."""
+    from helpers import experiments
+
+    for experiment in experiments.EXPERIMENTS:
+        try:
+            yield experiment.load()
+        except ModuleNotFoundError as err:
+            if err.name != experiment.module:  # the module exists but one of its imports is missing
+                raise
+
+
+def collect(profile=None, specs=None) -> list[Finding]:
+    """Every finding (``specs``, default :func:`registered_specs`) from the results stored for
+    ``profile``; computes nothing.
 
     A result that is not stored gives a ``not computed`` finding that names its chapter.
     """
@@ -264,7 +170,7 @@ def collect(profile=None, specs=SPECS) -> list[Finding]:
 
     prof = get_profile(profile) if profile is None or isinstance(profile, str) else profile
     findings, cache = [], {}
-    for spec in specs:
+    for spec in registered_specs() if specs is None else specs:
         if spec.experiment not in cache:
             cache[spec.experiment] = load_stored(spec.experiment, profile=prof)
         result = cache[spec.experiment]

@@ -18,9 +18,10 @@ used silently.
 
 Chapters call :func:`load_or_compute`. Outside the ``smoke`` profile, when the caller asks for
 its profile's own config (the chapter's call), it first looks for a committed ``paper`` or
-``gpu`` result of the same experiment (their configs come from :mod:`helpers.profiles`, so a
-changed config no longer matches) and shows that instead of training on a laptop. A custom
-config is looked up as given, never answered by another config's result.
+``gpu`` result of the same experiment (their configs come from the experiment's ``CONFIGS``
+through :mod:`helpers.profiles`, so a changed config no longer matches) and shows that instead
+of training on a laptop. A custom config is looked up as given, never answered by another
+config's result.
 
 **Results of older code.** Provenance records ``code_version``: the ``helpers`` package version
 and the experiment module's ``CODE_VERSION`` (bump it when a change alters the numbers). A
@@ -431,7 +432,7 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
     """The chapter's entry point: a verified cached result, or ``compute(config, seed)`` now.
 
     Args:
-        experiment: name in :mod:`helpers.profiles` (e.g. ``'puzzle'``).
+        experiment: name in :data:`helpers.experiments.EXPERIMENTS` (e.g. ``'puzzle'``).
         compute: ``compute(config, seed) -> dict`` of JSON-able numbers (arrays allowed).
         profile: a Profile or name; default ``get_profile()``.
         config: the experiment's config; default ``profile.config(experiment)``. A config that

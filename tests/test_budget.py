@@ -4,7 +4,7 @@ import pytest
 
 from helpers import budget
 from helpers.profiles import GPU_BUDGET_EPOCHS, PAPER_BUDGET_EPOCHS, get_profile
-from helpers.run import REGISTRY
+from helpers.experiments import EXPERIMENTS
 
 
 def test_full_epoch_unit():
@@ -25,10 +25,23 @@ def test_hand_counted_paper_costs():
 @pytest.mark.parametrize("profile, limit", [("paper", PAPER_BUDGET_EPOCHS), ("gpu", GPU_BUDGET_EPOCHS)])
 def test_every_chapter_fits_its_profile_budget(profile, limit):
     prof = get_profile(profile)
-    for name in REGISTRY:
-        cost = budget.full_epochs(name, prof.config(name))
-        assert cost <= limit, (f"{name} at {profile} asks for {cost:.0f} full epochs, over the "
-                               f"budget of {limit}; shrink it in helpers/profiles.py")
+    for entry in EXPERIMENTS:
+        cost = budget.full_epochs(entry.name, prof.config(entry.name))
+        assert cost <= limit, (f"{entry.name} at {profile} asks for {cost:.0f} full epochs, over "
+                               f"the budget of {limit}; shrink it in CONFIGS of {entry.module}")
+
+
+def test_experiments_without_resnets_cost_nothing_and_the_rest_count_their_runs():
+    paper = get_profile("paper")
+    for name in ("feature_weighting", "lower_layer", "nonlinear", "collapse_toy"):
+        assert budget.full_epochs(name, paper.config(name)) == 0
+    # 7 (fixed heads) + 1 (MLP) heads x 3 seeds x (2 + 2 + 1 views) x 10k images x 35 epochs
+    assert budget.full_epochs("reweighting", paper.config("reweighting")) == pytest.approx(420)
+    # 3 strengths x 4 p_drops x 1 seed x 2 views x 50k images x 35 epochs
+    assert budget.full_epochs("digit_overlay", paper.config("digit_overlay")) == pytest.approx(420)
+    assert budget.full_epochs("shortcuts", get_profile("cpu").config("shortcuts")) == 0  # convnet
+    with pytest.raises(KeyError, match="known"):
+        budget.full_epochs("no-such-chapter", None)
 
 
 def test_describe_says_epochs_and_minutes():

@@ -70,9 +70,26 @@ def test_collect_reads_stored_results_and_never_computes(tmp_path, monkeypatch):
 
 
 def test_every_specs_figure_target_exists_in_its_chapter():
-    for spec in guide.SPECS:
+    for spec in guide.registered_specs():
         text = (BOOK / f"{spec.chapter}.ipynb").read_text()
         assert f"({spec.figure})=" in text, f"{spec.figure} is not a target in {spec.chapter}"
+
+
+def test_specs_and_figures_come_from_their_experiments_modules():
+    """Each experiment module declares its own findings and figure titles, in book order."""
+    from helpers import experiments
+
+    order = experiments.names()
+    specs = guide.registered_specs()
+    for entry in experiments.EXPERIMENTS:
+        module = entry.load()
+        for spec in getattr(module, "GUIDE", ()):
+            assert spec.experiment == entry.name, f"{entry.module} declares a spec of {spec.experiment}"
+            assert spec.figure in getattr(module, "FIGURES", {}), f"{spec.key}: {spec.figure}"
+    assert [order.index(s.experiment) for s in specs] == sorted(order.index(s.experiment) for s in specs)
+    assert len({s.key for s in specs}) == len(specs)  # keys unique
+    assert len(guide.figure_titles()) == sum(len(getattr(e.load(), "FIGURES", {}))
+                                             for e in experiments.EXPERIMENTS)  # labels unique
 
 
 def test_every_reference_on_the_guide_page_exists():
@@ -82,10 +99,10 @@ def test_every_reference_on_the_guide_page_exists():
     assert refs and refs <= targets, f"unknown targets: {sorted(refs - targets)}"
     # a bare {ref}`label` to a target without a caption does not resolve
     assert not re.findall(r"\{ref\}`[\w-]+`", page)
-    assert set(guide.FIGURE_TITLES) <= targets and guide.figure_link("ch01-fig-layers").endswith(
+    assert set(guide.figure_titles()) <= targets and guide.figure_link("ch01-fig-layers").endswith(
         "<ch01-fig-layers>`")
     chart_keys = {k for _, keys, _ in guide.CHART for k in keys}
-    assert chart_keys == {s.key for s in guide.SPECS}
+    assert chart_keys == {s.key for s in guide.registered_specs()}
 
 
 def test_decision_chart_draws(tmp_path):
@@ -93,7 +110,7 @@ def test_decision_chart_draws(tmp_path):
 
     matplotlib.use("Agg")
     findings = [_finding([80, 81, 82], [60, 61, 59])]
-    findings = [guide.Finding(**{**findings[0].__dict__, "key": s.key}) for s in guide.SPECS]
+    findings = [guide.Finding(**{**findings[0].__dict__, "key": s.key}) for s in guide.registered_specs()]
     fig = guide.plot_decision_chart(findings, "caption")
     assert len(fig.axes) == 1
 

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from helpers import profiles
+from helpers import experiments
 from helpers.profiles import PROFILE_NAMES, get_profile
 
 
@@ -33,14 +33,36 @@ def test_unknown_profile_lists_valid_ones(monkeypatch, bad):
         get_profile()
 
 
-def test_every_experiment_has_every_profile():
-    for name, table in profiles._EXPERIMENTS.items():
-        assert set(table) == set(PROFILE_NAMES), name
+def test_every_experiment_has_every_profile_in_its_own_module():
+    for entry in experiments.EXPERIMENTS:
+        table = experiments.configs(entry.name)
+        assert set(table) == set(PROFILE_NAMES), entry.name
+        for name, cfg in table.items():
+            assert dataclasses.is_dataclass(cfg) and type(cfg).__dataclass_params__.frozen
+            assert type(cfg).__module__ == entry.module, f"{entry.name}'s config lives elsewhere"
+            assert isinstance(cfg.data, str)  # results are filed under config.data
+            assert get_profile(name).config(entry.name) == cfg
+
+
+def test_registry_is_in_book_order_with_unique_names():
+    names = experiments.names()
+    assert len(set(names)) == len(names)
+    chapters = [int(e.chapter.split()[0]) for e in experiments.EXPERIMENTS]
+    assert chapters == sorted(chapters) and chapters[0] == 1
+    assert names.index("puzzle") < names.index("expansion")  # Chapter 4 reuses Chapter 1's network
 
 
 def test_unknown_experiment_is_a_clear_error():
     with pytest.raises(KeyError, match="known"):
         get_profile("smoke").config("no-such-chapter")
+
+
+def test_a_missing_profile_size_is_a_clear_error(monkeypatch):
+    from helpers.experiments import puzzle
+
+    monkeypatch.setattr(puzzle, "CONFIGS", {"smoke": puzzle.CONFIGS["smoke"]})
+    with pytest.raises(KeyError, match="add it to CONFIGS at the top of helpers.experiments.puzzle"):
+        get_profile("paper").config("puzzle")
 
 
 def test_configs_are_frozen_and_overridable():

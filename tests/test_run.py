@@ -1,9 +1,12 @@
 """`make full` (python -m helpers.run): computes through load_or_compute, skips what is done,
 skips chapters that do not exist yet, and refuses unknown names."""
 
+import dataclasses
+
 import pytest
 
-from helpers import run
+from helpers import experiments, run
+from helpers.experiments import Experiment
 from helpers.profiles import get_profile
 
 
@@ -51,15 +54,99 @@ def test_interrupted_training_resumes_from_its_checkpoint(results, monkeypatch):
     assert resumed["loss"][0] == pytest.approx(straight["loss"][0], rel=1e-6)
 
 
+def _register(monkeypatch, *entries):
+    monkeypatch.setattr(experiments, "EXPERIMENTS", experiments.EXPERIMENTS + entries)
+
+
 def test_missing_chapter_is_skipped_with_a_message(results, monkeypatch, capsys):
-    monkeypatch.setitem(run.REGISTRY, "future", run.Entry("9 Future", "helpers.experiments.no_such_module:run"))
+    _register(monkeypatch, Experiment("future", "9 Future", "helpers.experiments.no_such_module"),
+              Experiment("nofunc", "9", "helpers.experiments.shortcut_report"),
+              Experiment("noconf", "9", "helpers.experiments.reweighting_report"))
     assert run.run_one("future", get_profile("smoke")) == "unavailable"
     assert "does not exist yet" in capsys.readouterr().out
-    monkeypatch.setitem(run.REGISTRY, "nofunc", run.Entry("9", "helpers.experiments.puzzle:no_such"))
     assert run.run_one("nofunc", get_profile("smoke")) == "unavailable"
-    monkeypatch.setitem(run.REGISTRY, "noconf", run.Entry("9", "helpers.experiments.puzzle:run"))
+    assert "has no function run" in capsys.readouterr().out
+    monkeypatch.setattr("helpers.experiments.reweighting_report.run", lambda cfg, seed: {},
+                        raising=False)
     assert run.run_one("noconf", get_profile("smoke")) == "unavailable"
-    assert "no 'noconf' config" in capsys.readouterr().out
+    assert "reweighting_report has no 'smoke' config" in capsys.readouterr().out
+    assert run.main(["--list", "--profile", "smoke"]) == 0  # listed, not fatal
+    assert "future" in capsys.readouterr().out
+
+
+FAKE_MODULE = '''
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    data: str
+    n: int  # samples
+    steps: int
+    names: tuple
+
+
+CONFIGS = {"smoke": FakeConfig("toy-data", 2, 5, ("a", "b")),
+           "cpu": FakeConfig("toy-data", 20, 5, ("a", "b")),
+           "gpu": FakeConfig("toy-data", 200, 5, ("alpha-long-name", "beta-long-name")),
+           "paper": FakeConfig("toy-data", 2000, 5, ("alpha-long-name",))}
+
+
+def cost(cfg):
+    return cfg.n / 100
+
+
+def run(cfg, seed):
+    return {"total": cfg.n + seed}
+'''
+
+
+@pytest.fixture
+def fake_chapter(tmp_path, monkeypatch):
+    """A new chapter as a contributor adds it: one module (here on sys.path) + one registry line."""
+    (tmp_path / "fake_chapter_module.py").write_text(FAKE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _register(monkeypatch, Experiment("fake", "9 A new chapter", "fake_chapter_module"))
+    return "fake"
+
+
+def test_a_new_chapter_is_one_module_and_one_line(results, fake_chapter, capsys, monkeypatch):
+    from helpers import budget, guide
+
+    assert get_profile("cpu").config("fake").n == 20  # the profiles lookup
+    assert budget.full_epochs("fake", get_profile("paper").config("fake")) == 20  # the budget
+    assert run.main(["fake", "--profile", "smoke", "--no-progress"]) == 0
+    assert "summary: fake computed" in capsys.readouterr().out
+    assert len(guide.registered_specs()) == 8  # a module without GUIDE adds no finding
+    calls = []
+    monkeypatch.setattr(run, "run_one", lambda name, profile, progress: calls.append(name) or "ok")
+    assert run.main(["all", "--profile", "smoke"]) == 0  # make full: in book order, the new one last
+    assert calls == experiments.names() and calls[-1] == "fake"
+
+
+def test_list_prints_every_size_knob_per_profile(results, fake_chapter, capsys):
+    assert run.main(["fake", "--profile", "smoke", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert run.main(["--list", "--profile", "cpu"]) == 0
+    out = capsys.readouterr().out
+    for entry in experiments.EXPERIMENTS:
+        assert f"{entry.name:<18} {entry.chapter}" in out, entry.name
+    table = run.size_table("fake")
+    lines = table.splitlines()
+    assert lines[0].split() == ["smoke", "cpu", "gpu", "paper"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:] if not line.startswith(" ")}
+    assert rows["result"] == ["computed", "to", "compute", "to", "compute", "to", "compute"]
+    assert rows["full"] == ["epochs", "0.02", "0.2", "2", "20"]
+    assert rows["n"] == ["2", "20", "200", "2000"]  # a knob that differs: one column a profile
+    assert "steps" not in rows and "same at every profile: data toy-data, steps 5" in table
+    assert rows["names"] == ["(a,", "b)", "(a,", "b)", "see", "below", "(alpha-long-name,)"]
+    assert "names: smoke/cpu (a, b); gpu (alpha-long-name, beta-long-name); paper" in table
+    assert "fake               9 A new chapter" in out and "to compute" in out
+    # the real experiments' tables: every knob of every experiment is printed somewhere
+    for entry in experiments.EXPERIMENTS[:-1]:
+        text = run.size_table(entry.name)
+        for field in dataclasses.fields(get_profile("cpu").config(entry.name)):
+            assert field.name in text, f"{entry.name}.{field.name} missing from --list"
 
 
 def _chapter_experiments() -> set[str]:
@@ -76,7 +163,8 @@ def test_registry_lists_every_chapter_experiment(results, capsys):
     names = _chapter_experiments()
     assert {"puzzle", "expansion", "shortcuts"} <= names  # the parser finds them
     for name in names:
-        assert name in run.REGISTRY, f"{name} is loaded by a chapter; add it to helpers.run.REGISTRY"
+        assert name in experiments.names(), (f"{name} is loaded by a chapter; add it to "
+                                             "helpers.experiments.EXPERIMENTS")
         compute, cfg = run.resolve(name, get_profile("paper"))
         assert callable(compute) and cfg == get_profile("paper").config(name)
     assert run.main(["--list", "--profile", "smoke"]) == 0

@@ -38,6 +38,111 @@ from helpers.probes import probe_layers
 from helpers.runtime import get_device, seed_everything
 from helpers.train import Recipe, train
 
+from dataclasses import dataclass, replace
+
+from helpers.budget import full_epochs_of, views
+from helpers.guide import Spec
+
+
+# --- config: every size knob of this experiment, per profile (units in comments) --------------
+
+@dataclass(frozen=True)
+class ClassCollapseConfig:
+    """Chapter 6, class collapse: ResNet-18 (CIFAR stem) + 2-layer MLP head trained on COARSE
+    labels with cross-entropy or SupCon (and SimCLR, no labels), then linear probes for the
+    fine and the coarse labels at every layer (helpers.experiments.class_collapse).
+
+    Units: images, epochs, widths in channels; lr for ``optimizer`` (Adam or SGD momentum 0.9,
+    constant); SimCLR always uses Adam at ``simclr_lr``.
+    """
+
+    data: str  # 'hue-families' | 'shape-families' | 'cifar10-5' | 'cifar100' (data.hierarchy)
+    image_size: int  # side in pixels of the generated stand-in (CIFAR: 32)
+    n_train: int  # training images (also the probes' training set)
+    n_test: int  # probe test images
+    width: int  # ResNet-18 width multiplier (64 = standard, 512-dim h)
+    head_hidden: int
+    head_out: int
+    epochs: int
+    batch_size: int
+    optimizer: str  # for CE and SupCon: 'adam' | 'sgd'
+    lr: float
+    weight_decay: float
+    simclr_lr: float
+    simclr_weight_decay: float
+    temperature: float  # SupCon and NT-Xent
+    crop_scale_min: float
+    jitter: float
+    methods: tuple  # 'loss/head' with loss in ce, supcon, simclr and head in mlp, none
+    n_seeds: int
+    probe: str  # 'logistic' | 'ridge'
+
+
+_ALL_METHODS = ("ce/mlp", "ce/none", "supcon/mlp", "supcon/none", "simclr/mlp")
+CONFIGS = {
+    # Code path only (one seed, two epochs); numbers mean little.
+    "smoke": ClassCollapseConfig(data="hue-families", image_size=16, n_train=256, n_test=256, width=4,
+                                 head_hidden=64, head_out=32, epochs=1, batch_size=128,
+                                 optimizer="adam", lr=2e-3, weight_decay=1e-5, simclr_lr=2e-3,
+                                 simclr_weight_decay=1e-6, temperature=0.5, crop_scale_min=0.3,
+                                 jitter=0.5, methods=_ALL_METHODS, n_seeds=1, probe="ridge"),
+    # 2 CPU cores: narrow network (width 4), 16-px images, 3 seeds x 5 methods. Sized from a
+    # measured speed (32-px images at width 4 trained at ~130 images/s on 2 cores shared with
+    # other jobs: far too slow for 15 models at 32 px); the end-to-end cpu time is printed by
+    # the chapter's cell. 40 epochs, not 20: at 20 the supervised networks had barely fit their
+    # coarse labels (test coarse accuracy CE 69 %, SupCon 48 %; at 40: 84 %, 54 %; 377 s).
+    "cpu": ClassCollapseConfig(data="hue-families", image_size=16, n_train=1536, n_test=1000,
+                               width=4, head_hidden=128, head_out=64, epochs=40, batch_size=64,
+                               optimizer="adam", lr=2e-3, weight_decay=1e-5, simclr_lr=2e-3,
+                               simclr_weight_decay=1e-6, temperature=0.5, crop_scale_min=0.3,
+                               jitter=0.5, methods=_ALL_METHODS, n_seeds=3, probe="ridge"),
+    # Sized, not measured: real CIFAR-100 (20 coarse / 100 fine), width 32; 25k training images
+    # x 25 epochs x 15 runs = 37.5 full epochs (GPU_BUDGET_EPOCHS; 50k x 60 epochs was 180).
+    "gpu": ClassCollapseConfig(data="cifar100", image_size=32, n_train=25_000, n_test=10_000, width=32,
+                               head_hidden=2048, head_out=128, epochs=25, batch_size=512,
+                               optimizer="sgd", lr=0.1, weight_decay=5e-4, simclr_lr=1e-3,
+                               simclr_weight_decay=1e-6, temperature=0.5, crop_scale_min=0.08,
+                               jitter=1.0, methods=_ALL_METHODS, n_seeds=3, probe="logistic"),
+}
+# Reference sizes (SCIENCE.md): full-width ResNet-18, SGD lr 0.1, batch 512, head 2048-128, all of
+# CIFAR-100. The reference trains 200-400 epochs; within the chapter budget (PAPER_BUDGET_EPOCHS):
+# 3 seeds x (CE 2 x 1 view + SupCon 2 x 2 views + SimCLR 2 views) x 35 epochs = 420 full epochs.
+CONFIGS["paper"] = replace(CONFIGS["gpu"], n_train=50_000, width=64, epochs=35)
+
+
+def cost(cfg) -> float:
+    """Full epochs (helpers.budget): every method's run per seed (one view for cross-entropy,
+    two for the contrastive losses)."""
+    return cfg.n_seeds * sum(full_epochs_of(cfg.n_train, views(m), cfg.epochs, cfg.image_size,
+                                            cfg.width) for m in cfg.methods)
+
+
+# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+
+FIGURES = {"ch06-fig-layers": "Ch. 6, fine and coarse probes by layer"}
+
+
+def _guide_fine_h_and_z(method):
+    """Fine-label probe accuracy (%) per seed of ``method`` at h and at the head output z."""
+    def extract(payload):
+        fine = 100 * np.asarray(payload["fine"][method], dtype=float)  # (seeds, layers)
+        return fine[:, PRE], fine[:, -1]
+    return extract
+
+
+GUIDE = (
+    Spec("finer-labels-ce", "Supervised pre-training, downstream labels finer than the training "
+         "labels (cross-entropy)?", "class_collapse", "06-class-collapse", "ch06-fig-layers",
+         "fine-label probe, cross-entropy + MLP head", "the pre-projection layer h",
+         _guide_fine_h_and_z("ce/mlp")),
+    Spec("finer-labels-supcon", "... the same with SupCon?", "class_collapse", "06-class-collapse",
+         "ch06-fig-layers", "fine-label probe, SupCon + MLP head", "the pre-projection layer h",
+         _guide_fine_h_and_z("supcon/mlp")),
+)
+
+
+# --- the experiment -------------------------------------------------------------------------------
+
 STAGES = ("stage1", "stage2", "stage3", H)  # helpers.layers' vocabulary
 MLP_LAYERS = ("head1", Z)
 LAYERS = STAGES + MLP_LAYERS  # every layer of a model with the MLP head, bottom to top

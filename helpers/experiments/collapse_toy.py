@@ -21,6 +21,58 @@ from helpers.losses import supcon
 from helpers.probes import probe_accuracy
 from helpers.theory import collapse as theory
 
+from dataclasses import dataclass, replace
+
+
+# --- config: every size knob of this experiment, per profile (units in comments) --------------
+
+@dataclass(frozen=True)
+class CollapseToyConfig:
+    """Chapter 6's minimal model (helpers.experiments.collapse_toy): K coarse classes of two
+    opposite sub-classes in R^d; a ReLU encoder (width) + linear head (out) trained full-size
+    with AdamW on minibatches; probes at x, h, z. Units: samples, steps."""
+
+    data: str
+    toy_coarse: int  # K
+    toy_dim: int  # d >= K (d - K pure-noise coordinates)
+    toy_snr: float  # r / sigma
+    toy_n_train: int
+    toy_n_test: int
+    toy_width: int  # hidden ReLU units
+    toy_out: int  # head output dimension
+    toy_lr: float
+    toy_weight_decay: float  # decoupled (AdamW)
+    toy_steps: int
+    toy_batch: int
+    toy_temperature: float  # SupCon
+    toy_seeds: int
+    toy_n_labels: int  # labelled points of the scale-aware ridge probe
+    toy_ridge: float
+    toy_probe_draws: int
+
+
+_TOY = dict(data="synthetic-subclasses", toy_coarse=3, toy_dim=6, toy_snr=3.0, toy_width=32,
+            toy_out=8, toy_lr=1e-2, toy_weight_decay=0.05, toy_batch=256, toy_temperature=0.5,
+            toy_n_labels=60, toy_ridge=0.3)
+CONFIGS = {
+    "smoke": CollapseToyConfig(**_TOY, toy_n_train=500, toy_n_test=500, toy_steps=300,
+                               toy_seeds=1, toy_probe_draws=3),
+    "cpu": CollapseToyConfig(**_TOY, toy_n_train=1000, toy_n_test=2000, toy_steps=2000,
+                             toy_seeds=3, toy_probe_draws=20),
+}
+# numpy/torch on tiny nets: a GPU does not help; gpu = cpu; paper: more seeds and draws.
+CONFIGS["gpu"] = CONFIGS["cpu"]
+CONFIGS["paper"] = replace(CONFIGS["cpu"], toy_seeds=10, toy_probe_draws=100,
+                                 toy_steps=5000)
+
+
+# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+
+FIGURES = {"ch06-fig-toy": "Ch. 6, the minimal model"}
+
+
+# --- the experiment -------------------------------------------------------------------------------
+
 LAYERS = (INPUT, H, Z)  # helpers.layers: the input x, the pre-projection h, the head output z
 LOSSES = ("supcon", "ce")
 

@@ -27,6 +27,76 @@ from helpers.deep_linear import population_gd
 from helpers.ridge_cv import loo_ridge
 from helpers.theory import linear as theory
 
+from dataclasses import dataclass, replace
+
+
+# --- config: every size knob of this experiment, per profile (units in comments) --------------
+
+@dataclass(frozen=True)
+class LowerLayerConfig:
+    """Part I, when the layer before the head wins: a two-layer linear net (encoder + linear
+    head) per sweep point, then ridge probes for one target feature at every layer."""
+
+    data: str
+    n_features: int  # the target plus n_features - 1 others
+    phi_others: tuple  # (low, high): the others' strengths, geometrically spaced
+    p_others: float  # the others' drop probability
+    sigma: float  # augmentation noise
+    target_phi: float  # the target's strength in sweeps (a) and (c)
+    sweep_p: tuple  # (a) target drop probabilities
+    sweep_phi: tuple  # (b) target strengths
+    sweep_wd: tuple  # (c) weight decays
+    wd_target_p: float  # (c) the target's drop probability
+    grid_p: tuple  # summary map: drop probabilities ...
+    grid_phi: tuple  # ... times strengths
+    width: int
+    init_scale: float  # small: the implicit-bias regime
+    steps: int
+    lr: float  # largest step size; lowered per problem for stability (lower_layer.stable_lr)
+    wd_init_scale: float  # (c) starts at a standard scale: weight decay balances the layers
+    wd_steps: int
+    n_labels: int  # labelled examples of the downstream probe (fewer than n_features)
+    label_noise: float  # std of the noise on the probe's labels (the target has variance 1)
+    ridge_grid: tuple  # (low, high, count): the probe's candidate penalties, log-spaced; one
+    # is chosen per layer by leave-one-out cross-validation on the n_labels examples
+    probe_ridge: float  # a fixed, untuned penalty: only the "which probe" comparison uses it
+    probe_reps: int  # draws of the labelled set averaged per point
+    claim_cases: tuple  # (name, target strength, target drop probability): one point per case
+    n_seeds: int  # claims: independent pre-trainings and label draws (t-interval over them)
+    theory_points: int  # resolution of the theory curves
+
+
+_LOWER = dict(data="synthetic-features", n_features=20, phi_others=(0.5, 1.5), p_others=0.2,
+              sigma=0.5, target_phi=1.0, wd_target_p=0.8, lr=0.05, wd_init_scale=1.0,
+              n_labels=15, label_noise=0.3, ridge_grid=(1e-4, 100.0, 31), probe_ridge=0.3,
+              claim_cases=(("(a) disrupted target", 1.0, 0.8), ("(b) strong target", 3.0, 0.2),
+                           ("(b) moderate target", 0.5, 0.2)))
+CONFIGS = {
+    "smoke": LowerLayerConfig(**_LOWER, sweep_p=(0.0, 0.8), sweep_phi=(0.3, 3.0),
+                              sweep_wd=(0.0, 0.03), grid_p=(0.0, 0.8), grid_phi=(0.5, 2.0),
+                              width=40, init_scale=0.15, steps=3000, wd_steps=3000, probe_reps=5,
+                              n_seeds=2, theory_points=12),
+    "cpu": LowerLayerConfig(**_LOWER, sweep_p=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
+                            sweep_phi=(0.15, 0.25, 0.4, 0.7, 1.2, 2.0, 3.0),
+                            sweep_wd=(0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06),
+                            grid_p=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
+                            grid_phi=(0.3, 0.5, 0.8, 1.2, 2.0, 3.0),
+                            width=40, init_scale=0.15, steps=15_000, wd_steps=20_000,
+                            probe_reps=100, n_seeds=8, theory_points=60),
+}
+CONFIGS["gpu"] = CONFIGS["cpu"]  # numpy on the CPU: a GPU does not help these nets
+CONFIGS["paper"] = replace(CONFIGS["cpu"], init_scale=0.05, steps=200_000,
+                                probe_reps=400, n_seeds=10)
+
+
+# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+
+FIGURES = {"ch03-fig-probes": "Ch. 3, probes by layer, theory and simulation",
+           "ch03-fig-regions": "Ch. 3, where each layer wins"}
+
+
+# --- the experiment -------------------------------------------------------------------------------
+
 LAYER_NAMES = ("input", "pre-projection", "post-projection")
 TARGET = 0
 

@@ -51,6 +51,136 @@ from helpers.probes import logistic_probe_fit
 from helpers.runtime import get_device, seed_everything
 from helpers.train import Recipe, train
 
+from dataclasses import dataclass, replace
+
+from helpers.budget import full_epochs_of, views
+from helpers.guide import Spec
+
+
+# --- config: every size knob of this experiment, per profile (units in comments) --------------
+
+@dataclass(frozen=True)
+class ShortcutsConfig:
+    """Chapter 7, shortcuts come in multiples (``helpers.experiments.shortcuts``): supervised
+    networks on UrbanCars, DFR at every layer, Last Layer Ensemble, shifted test sets.
+
+    Units: images, epochs, channels; lr is Adam's; weight decay is L2 on all weights.
+    """
+
+    data: str  # 'urbancars-standin' (procedural, offline) | 'urbancars' (released folders)
+    size: int  # image height = width in pixels
+    n_train: int  # training images (the real set: 8000, per class 3610/190/190/10)
+    n_val: int  # group-balanced validation images (DFR, model selection); multiple of 8
+    n_test: int  # group-balanced test images; multiple of 8
+    arch: str  # 'convnet' (4 conv blocks, CPU) | 'resnet18' (CIFAR stem)
+    width: int  # convnet: first block's channels (h has 8x); resnet18: width multiplier
+    head_hidden: int  # MLP head hidden width
+    head_out: int  # MLP head output: the post-projection layer z
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    temperature: float  # SupCon temperature (Xue et al. 2024's reproduction: 0.5)
+    n_seeds: int  # seeds of every method in `methods` (mean and spread in the table)
+    methods: tuple  # see helpers.experiments.shortcuts.METHODS
+    first_seed_methods: tuple  # extra methods run for the first seed only (watermark model)
+    l2_grid: tuple  # logistic penalties DFR / LLE choose from on validation data
+    n_probe: int  # training images per distribution for LLE and the in-distribution probe
+    probe_l2: float  # penalty of the in-distribution probe used on shifted test sets
+    watermark_rate: float  # fraction of class-1 training images carrying the watermark
+    n_learn: int  # balanced images for the cue-learnability runs (multiple of 8)
+    learn_epochs: int
+    correlations: tuple = ()  # cue-label agreements of the sweep (one erm_head each); () = none
+
+
+_SHORTCUTS_BASE = dict(data="urbancars-standin", arch="convnet", lr=2e-3, weight_decay=1e-5,
+                       temperature=0.5, methods=("erm", "erm_head", "supcon_head", "erm_bgaug"),
+                       first_seed_methods=("erm_head_wm",), l2_grid=(1e-4, 1e-3, 1e-2, 1e-1),
+                       probe_l2=1e-3, watermark_rate=0.8)
+CONFIGS = {
+    # Code path only (32 px, 800 images, one epoch): the numbers mean little.
+    "smoke": ShortcutsConfig(**_SHORTCUTS_BASE, size=32, n_train=400, n_val=80, n_test=80,
+                             width=4, head_hidden=64, head_out=32, epochs=1, batch_size=100,
+                             n_seeds=1, n_probe=200, n_learn=80, learn_epochs=1,
+                             correlations=(0.5, 0.95)),
+    # The real set's 8000 / 1000 / 1000 images at 32 px; 3 seeds of 4 methods + the watermark
+    # model + 5 cue-agreement sweep models = 18 small CNNs of 3 epochs each. Measured without
+    # the sweep: 575 s on 2 CPU cores shared with other jobs (load ~5, an upper bound);
+    # generating the 8000 training images takes ~2 s (`make bench` prints it).
+    "cpu": ShortcutsConfig(**_SHORTCUTS_BASE, size=32, n_train=8000, n_val=1000, n_test=1000,
+                           width=8, head_hidden=256, head_out=64, epochs=3, batch_size=128,
+                           n_seeds=3, n_probe=2000, n_learn=2000, learn_epochs=3,
+                           correlations=(0.5, 0.75, 0.9, 0.95, 0.99)),
+    # Sized, not measured (no GPU here): 64 px stand-in, ResNet-18 width 16, 30 epochs, 5 seeds.
+    "gpu": ShortcutsConfig(**_SHORTCUTS_BASE | dict(arch="resnet18"), size=64, n_train=8000,
+                           n_val=1000, n_test=1000, width=16, head_hidden=512, head_out=128,
+                           epochs=30, batch_size=256, n_seeds=5, n_probe=8000, n_learn=4000,
+                           learn_epochs=10, correlations=(0.5, 0.75, 0.9, 0.95, 0.99)),
+}
+# The paper's data (real UrbanCars folders, 256 px in the release) with a full-width ResNet-18
+# (Li et al. use an ImageNet-pretrained ResNet-50 at 224 px; the book trains from scratch). Read
+# at 64 px: the CIFAR stem keeps full resolution, so 224 px would cost 49x a 32-px image; at 64 px
+# (4x) 3 seeds x (ERM, ERM + head, SupCon's two views) x 100 epochs is about 380 full CIFAR-10
+# epochs, inside the chapter budget (PAPER_BUDGET_EPOCHS). The real folders have no masks: no
+# background re-draw, LLE or shifted copies there.
+CONFIGS["paper"] = replace(CONFIGS["gpu"], data="urbancars", size=64, width=64,
+                              head_hidden=2048, epochs=100, n_seeds=3,
+                              methods=("erm", "erm_head", "supcon_head"), first_seed_methods=(),
+                              correlations=())  # the released set has one correlation (0.95)
+
+
+def cost(cfg) -> float:
+    """Full epochs of ResNet training (helpers.budget); the convnet of the stand-in profiles
+    costs 0 here."""
+    if cfg.arch != "resnet18":
+        return 0.0
+    run = lambda n, method, epochs: full_epochs_of(n, views(method), epochs, cfg.size, cfg.width)  # noqa: E731
+    total = cfg.n_seeds * sum(run(cfg.n_train, m, cfg.epochs) for m in cfg.methods)
+    total += sum(run(cfg.n_train, m, cfg.epochs) for m in cfg.first_seed_methods)
+    total += len(cfg.correlations) * run(cfg.n_train, "erm_head", cfg.epochs)
+    return total + 3 * run(cfg.n_learn, "erm", cfg.learn_epochs)  # one network per cue
+
+
+# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+
+FIGURES = {"ch07-fig-dfr": "Ch. 7, DFR at every layer",
+           "ch07-fig-shifts": "Ch. 7, shifted test sets",
+           "ch07-fig-whac-a-mole": "Ch. 7, Whac-A-Mole",
+           "ch07-fig-correlation": "Ch. 7, gaps against the cue correlation"}
+
+
+def _guide_dfr(method):
+    """DFR worst-group accuracy (%) per seed of ``method`` at h and at z."""
+    def extract(payload):
+        runs = payload["runs"][method]
+        return tuple(100 * np.array([r["dfr"][layer]["worst_group"] for r in runs])
+                     for layer in (PRE, POST))
+    return extract
+
+
+def _guide_shift(method, shift):
+    """Probe accuracy (%) per seed of ``method`` on the ``shift`` test set, at h and at z."""
+    def extract(payload):
+        runs = payload["runs"][method]
+        return tuple(100 * np.array([r["shifts"][layer][shift] for r in runs])
+                     for layer in (PRE, POST))
+    return extract
+
+
+GUIDE = (
+    Spec("shortcuts-dfr", "Spurious cues in training, a small group-balanced validation set "
+         "(DFR)?", "shortcuts", "07-shortcuts", "ch07-fig-dfr",
+         "DFR worst-group accuracy, ERM + MLP head", "the pre-projection layer h",
+         _guide_dfr("erm_head")),
+    Spec("shortcuts-shift", "The test backgrounds change (a shift the training never saw)?",
+         "shortcuts", "07-shortcuts", "ch07-fig-shifts",
+         "probe accuracy on background-flipped test images, ERM + MLP head",
+         "the pre-projection layer h", _guide_shift("erm_head", "bg_flip")),
+)
+
+
+# --- the experiment -------------------------------------------------------------------------------
+
 METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_head_wm")
 METHOD_NAMES = {"erm": "ERM, no head", "erm_head": "ERM + MLP head",
                 "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background re-draw aug.",
