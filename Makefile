@@ -8,7 +8,7 @@ SMOKE  := _smoke
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/_static/mathjax/tex-mml-chtml.js
 
-.PHONY: help setup book test unit notebooks smoke-book rendered student stamp clean bench full
+.PHONY: help setup book test unit notebooks executed smoke-book rendered student stamp clean bench full
 
 help:
 	@echo "make book     build the HTML book, executing every chapter in the default profile"
@@ -42,11 +42,12 @@ book: setup
 	@echo "Open $(CURDIR)/_build/html/index.html in a browser."
 
 # Each notebook is executed once: nbmake runs a staged copy (in _smoke/: nbmake skips _build/) in the smoke profile and writes
-# the outputs into it (--overwrite); the strict build then renders that copy without executing.
-test: unit notebooks smoke-book rendered
+# the outputs into it (--overwrite); `executed` checks those copies (every cell ran, every exercise check passed; the
+# student edition is checked on its code, not run again) and the strict build renders them without executing.
+test: unit notebooks executed smoke-book rendered
 
 unit: setup
-	RUN_STUDENT_EXECUTION=1 $(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q
 
 notebooks: setup
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
@@ -55,6 +56,11 @@ notebooks: setup
 	grep -q 'execute_notebooks: "off"' $(SMOKE)/_config.yml
 	cd $(SMOKE) && BOOK_PROFILE=smoke BOOK_RESULTS_DIR=$(CURDIR)/$(SMOKE)/results \
 		$(CURDIR)/$(PY) -m pytest --nbmake --overwrite --nbmake-timeout=600 -q -p no:cacheprovider book
+
+executed: setup
+	BOOK_EXECUTED=$(CURDIR)/$(SMOKE)/book $(PY) -m pytest -q -p no:cacheprovider \
+		tests/test_student.py::test_executed_copy_ran_every_cell_and_every_check_passed \
+		tests/test_alt_text.py::test_every_image_output_has_alt_text
 
 smoke-book: setup
 	$(JB) build $(SMOKE) -W -n --keep-going

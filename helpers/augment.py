@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "CropParams", "JitterParams", "ViewParams", "SimCLRAugment",
+    "CropParams", "JitterParams", "ViewParams", "SimCLRAugment", "SIMCLR_SPEC",
     "sample_crop_params", "apply_crop", "random_resized_crop",
     "sample_flip_params", "apply_flip", "random_flip",
     "sample_jitter_params", "apply_jitter", "color_jitter",
@@ -413,6 +413,12 @@ class ViewParams(NamedTuple):
     flip: torch.Tensor
     jitter: JitterParams
     gray: torch.Tensor
+
+
+#: SimCLR's CIFAR augmentation settings (Chen et al. 2020, App. A), the defaults of
+#: :class:`SimCLRAugment`; ``tests/view_sampler_oracle.py`` checks the sampler against them.
+SIMCLR_SPEC = {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3), "p_flip": 0.5,
+               "jitter": (0.4, 0.4, 0.4, 0.1), "p_jitter": 0.8, "p_gray": 0.2}
 
 
 class SimCLRAugment(torch.nn.Module):

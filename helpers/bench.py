@@ -48,8 +48,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from helpers.augment import SimCLRAugment
-from helpers.augment_stats import SIMCLR_SPEC
+from helpers.augment import SIMCLR_SPEC, SimCLRAugment
 from helpers.heads import MLPHead
 from helpers.models import ResNet18
 from helpers.models import Network

@@ -8,9 +8,9 @@ Each experiment goes through :func:`helpers.results.load_or_compute` exactly as 
 calls it (same name, compute function and seed), so the result lands where the notebook loads
 it. A result already computed with matching provenance (same config, profile, data and seed)
 is skipped; results are written one experiment at a time, so an interrupted run resumes with
-the first missing one. An experiment whose ``run`` takes ``checkpoint_dir`` also checkpoints
-inside (Chapter 1: every epoch of every seed), so a GPU session that ends mid-training resumes
-there; the checkpoints are deleted once the result is saved.
+the first missing one. Inside an experiment, training that passes ``checkpoint=`` to the engine
+(:func:`helpers.train.train`; Chapter 1's networks, kept for Chapter 4) is saved after every
+epoch, so a GPU session that ends mid-training resumes there.
 
 The experiments and their order come from :data:`helpers.experiments.EXPERIMENTS`; a module is
 imported only when run, so a chapter in progress is one line there, and an entry whose module,
@@ -24,12 +24,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import shutil
 import sys
 import textwrap
 import time
 from functools import partial
-from pathlib import Path
 
 from helpers import experiments
 from helpers.profiles import PROFILE_NAMES, get_profile
@@ -69,14 +67,6 @@ def resolve(name: str, profile):
     return compute, config
 
 
-def checkpoint_dir(name: str, profile, config, seed: int) -> Path:
-    """Per-result checkpoint folder, keyed like the result (another config never reuses it)."""
-    from helpers.results import result_key, results_dir
-
-    key = result_key(name, profile.name, config.data, seed, config)
-    return results_dir() / name / "checkpoints" / f"{profile.name}-{key}"
-
-
 def run_one(name: str, profile, progress: bool = True) -> str:
     """Compute (or skip) one experiment; returns its status word for the summary."""
     from helpers.results import load_or_compute
@@ -88,10 +78,6 @@ def run_one(name: str, profile, progress: bool = True) -> str:
         return "unavailable"
     entry = experiments.get(name)
     params = inspect.signature(compute).parameters
-    ckpt = None
-    if "checkpoint_dir" in params:
-        ckpt = checkpoint_dir(name, profile, config, entry.seed)
-        compute = partial(compute, checkpoint_dir=ckpt)
     if "progress" in params:
         compute = partial(compute, progress=progress)
     print(f"[{name}] {entry.chapter} - profile {profile.name}, seed {entry.seed}")
@@ -100,8 +86,6 @@ def run_one(name: str, profile, progress: bool = True) -> str:
     # result must not stand in for the paper run being asked for)
     result = load_or_compute(name, compute, profile=profile, seed=entry.seed, config=config,
                              use_committed=False)
-    if ckpt is not None and ckpt.exists():
-        shutil.rmtree(ckpt)  # the result is saved: the checkpoints have done their job
     if result.loaded:
         print(f"[done] {name}: already computed ({result.path.name}); skipped")
         return "skipped"

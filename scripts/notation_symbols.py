@@ -33,7 +33,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from helpers import course  # noqa: E402
+import course  # noqa: E402  (scripts/course.py, next to this file)
 
 NOTATION_PAGE = ROOT / "book" / "notation.md"
 

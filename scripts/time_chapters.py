@@ -13,7 +13,7 @@ into ``book/_data/timings.json`` with the machine (CPU model, cores, GPU), the d
 commit (and whether the tree had uncommitted changes), the 1-minute load average before and
 after (a busy machine makes the time an upper bound), and whether stored results were used. A
 re-measurement on the same machine replaces the old one. The page fragments are then
-regenerated (``helpers.course.write_fragments``). The notebooks themselves are not modified;
+regenerated (``scripts/course.py``'s ``write_fragments``). The notebooks themselves are not modified;
 ``--keep-outputs DIR`` saves the executed copies there.
 """
 
@@ -31,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from helpers import course, runtime  # noqa: E402
+import course  # noqa: E402  (scripts/course.py, next to this file)
+from helpers import runtime  # noqa: E402
 
 
 # Thread limits in force (a shared machine may cap them); recorded with every measurement.

@@ -1,10 +1,15 @@
 """helpers.checks: right answers pass, wrong ones fail with a useful message.
 
-The oracles below are small reference implementations; the same checks also run against the
-book's helpers.losses / helpers.heads when those modules exist.
+The oracles below are small reference implementations written from the papers. The book's own
+implementations agree with the checks' references, and are refused as answers; a function that
+returns None, a string or a dict, raises, or never returns gets a message naming the case.
 """
 
-import importlib.util
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from helpers import checks
-from helpers.checks import ExerciseNotImplementedError
+from helpers.checks import ExerciseNotImplementedError, ExerciseTimeoutError, core
+from helpers.checks.puzzle import reference_nt_xent
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_MODULES = sorted(p.stem for p in (ROOT / "helpers" / "checks").glob("*.py"))
 
 
 def oracle_nt_xent(z1, z2, temperature=0.5):
@@ -77,7 +86,7 @@ def test_nt_xent_diagnoses_common_mistakes():
     assert "case 1/5" in msg and "shape (8, 16)" in msg and "expected" in msg and "got" in msg
     with pytest.raises(AssertionError, match="L2-normalise"):
         checks.check_nt_xent(lambda z1, z2, temperature=0.5:
-                             checks._nt_xent_variant(z1, z2, temperature, normalise=False),
+                             reference_nt_xent(z1, z2, temperature, normalise=False),
                              reference=oracle_nt_xent)
 
 
@@ -127,27 +136,208 @@ def test_inputs_are_not_shared_with_the_student():
     assert checks.check_nt_xent(mutating, reference=oracle_nt_xent)
 
 
-HAVE_LOSSES = importlib.util.find_spec("helpers.losses") is not None
-HAVE_HEADS = importlib.util.find_spec("helpers.heads") is not None
+# ------------------------------------------------------------------ the book's own answer
 
 
-@pytest.mark.skipif(not HAVE_LOSSES, reason="helpers.losses not written yet")
-def test_against_the_books_losses():
+def test_the_books_implementations_agree_with_the_references():
+    """Each check's independent reference against the book's function, on the check's cases."""
+    from helpers.heads import FixedReweightingHead
+    from helpers.losses import nt_xent, spectral_contrastive, supcon
+    from helpers.checks.reweighting import reference_fixed_head
+
+    assert checks.check_function(nt_xent, reference_nt_xent, [
+        ("N=8", (torch.randn(8, 16), torch.randn(8, 16)), {"temperature": 0.5}),
+        ("N=2, tau=0.1", (torch.randn(2, 4), torch.randn(2, 4)), {"temperature": 0.1})], "nt_xent")
+    assert checks.check_function(nt_xent, oracle_nt_xent, [
+        ("N=5", (torch.randn(5, 3), torch.randn(5, 3)))], "nt_xent vs the test's oracle")
+    assert checks.check_function(supcon, oracle_supcon, [
+        ("b=6", (torch.randn(6, 2, 8), torch.tensor([0, 1, 0, 2, 1, 0])))], "supcon")
+    assert checks.check_function(spectral_contrastive, oracle_spectral, [
+        ("N=9", (torch.randn(9, 4), torch.randn(9, 4)))], "spectral")
+    h = torch.randn(4, 16)
+    for kappa in (1.0, 1.05, 2.0):
+        torch.testing.assert_close(FixedReweightingHead(16, kappa)(h), reference_fixed_head(h, kappa))
+        torch.testing.assert_close(OracleHead(16, kappa)(h), reference_fixed_head(h, kappa))
+
+
+def test_the_books_own_function_fails_the_check():
+    """`my_nt_xent = nt_xent` (what a student could do when the notebook imports it) fails."""
+    from helpers.heads import FixedReweightingHead, make_head
     from helpers.losses import nt_xent, spectral_contrastive, supcon
 
-    assert checks.check_nt_xent(nt_xent) and checks.check_supcon(supcon)
-    assert checks.check_spectral(spectral_contrastive)
-    assert checks.check_nt_xent(oracle_nt_xent)  # the standard NT-Xent agrees with the book's
+    my_nt_xent = nt_xent
+    with pytest.raises(AssertionError, match=r"NT-Xent: your answer is the book's own "
+                                             r"`helpers\.losses\.nt_xent`.*Write it yourself"):
+        checks.check_nt_xent(my_nt_xent)
+    for wrapper in (lambda z1, z2, temperature=0.5: nt_xent(z1, z2, temperature),
+                    lambda z1, z2, temperature=0.5: 1.0 * nt_xent(z1, z2, temperature=temperature)):
+        with pytest.raises(AssertionError, match="your answer calls the book's own"):
+            checks.check_nt_xent(wrapper)
+    with pytest.raises(AssertionError, match="book's own"):
+        checks.check_supcon(supcon)
+    with pytest.raises(AssertionError, match="book's own"):
+        checks.check_spectral(spectral_contrastive)
+    for head in (FixedReweightingHead, lambda h, kappa: FixedReweightingHead(h.shape[1], kappa)(h),
+                 lambda h, kappa: make_head("fixed", h.shape[1], kappa=kappa)(h)):
+        with pytest.raises(AssertionError, match="book's own `helpers.heads"):
+            checks.check_fixed_head(head)
+    assert checks.check_nt_xent(oracle_nt_xent)  # a student's own code passes
+
+
+def test_against_the_checks_own_references(capsys):
+    assert checks.check_nt_xent(oracle_nt_xent)
+    assert checks.check_fixed_head(OracleHead)
+    assert checks.check_fixed_head(lambda h, kappa: OracleHead(h.shape[1], kappa)(h))
+    with pytest.raises(AssertionError, match="fixed re-weighting head failed"):
+        checks.check_fixed_head(lambda h, kappa: 2 * h + 1)
     with pytest.raises(AssertionError):
-        checks.check_nt_xent(lambda z1, z2, temperature=0.5: nt_xent(z1, z2, 2 * temperature))
+        checks.check_nt_xent(lambda z1, z2, temperature=0.5: oracle_nt_xent(z1, z2, 2 * temperature))
     with pytest.raises(ExerciseNotImplementedError):
         checks.check_supcon(not_implemented)
+    assert capsys.readouterr().out.count("✓") == 3
 
 
-@pytest.mark.skipif(not HAVE_HEADS, reason="helpers.heads not written yet")
-def test_against_the_books_head():
-    from helpers.heads import FixedReweightingHead
+# ------------------------------------------------------- what the student's function gives back
 
-    assert checks.check_fixed_head(FixedReweightingHead)
-    with pytest.raises(AssertionError):
-        checks.check_fixed_head(lambda h, kappa: 2 * h + 1)
+
+@pytest.mark.parametrize("result, says", [
+    (None, r"returned None \(a missing `return`\?\)"),
+    ("3.32", r"returned the string '3.32', not a number"),
+    ({"loss": 1.0}, r"returned a dict"),
+    (object(), r"returned object holding object values"),
+    ([1.0, "a"], r"returned list holding text values, expected real numbers"),
+    (torch.tensor(1 + 2j), r"returned Tensor holding complex values"),
+])
+def test_results_that_are_not_numbers_name_the_case(result, says):
+    with pytest.raises(AssertionError, match=r"NT-Xent failed on case 1/5 \(N=8, p=16, tau=0.5\): your function "
+                                             + says) as err:
+        checks.check_nt_xent(lambda z1, z2, temperature=0.5: result)
+    assert "Hint" not in str(err.value)  # the form is wrong, not the maths
+
+
+def test_a_string_scalar_is_rejected_everywhere():
+    with pytest.raises(AssertionError, match="string '3.32'"):
+        checks.check_close("uniform_loss", "3.32", 3.32)
+    with pytest.raises(AssertionError, match=r"coarse accuracy, case 1/4 .*string '1.0'"):
+        checks.check_coarse_accuracy(lambda K, snr: "1.0")
+    with pytest.raises(AssertionError, match=r"null-space fraction failed on case 1/4.*string"):
+        checks.check_null_fraction(lambda W1, W2: "0.5")
+    with pytest.raises(AssertionError, match="the value of 'id_acc'.*string"):
+        checks.check_shortcut_metrics(lambda *a: dict(id_acc="0.9", bg_gap=0, coobj_gap=0, both_gap=0))
+    with pytest.raises(AssertionError, match="sign-keeping network: W1 is the string"):
+        checks.check_sign_keeping_net("W1", np.eye(6))
+
+
+def test_an_exception_names_the_case_and_keeps_the_cause():
+    def buggy(z1, z2, temperature=0.5):
+        return z1.nonexistent_method()
+
+    with pytest.raises(AssertionError, match=r"NT-Xent: your function raised AttributeError on "
+                                             r"case 1/5 \(N=8, p=16, tau=0.5\).*nonexistent_method") as err:
+        checks.check_nt_xent(buggy)
+    assert isinstance(err.value.__cause__, AttributeError)  # the student's traceback is kept
+    with pytest.raises(AssertionError, match=r"expected a function, got str"):
+        checks.check_nt_xent("my_nt_xent")
+    with pytest.raises(ExerciseNotImplementedError, match="still None"):
+        checks.check_nt_xent(None)
+    with pytest.raises(AssertionError, match="return a dict with keys id_acc.*got None"):
+        checks.check_shortcut_metrics(lambda *a: None)
+    with pytest.raises(AssertionError, match=r"ridge probe simulation: your function raised ZeroDivisionError"):
+        checks.check_ridge_simulation(lambda *a: 1 / 0)
+
+
+def endless(*args, **kwargs):
+    while True:
+        pass
+
+
+def sleepy(*args, **kwargs):
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("fn", [endless, sleepy], ids=["busy loop", "sleep"])
+def test_a_function_past_the_time_limit_is_stopped(fn, monkeypatch):
+    monkeypatch.setattr(core, "TIME_LIMIT_S", 0.3)
+    start = time.perf_counter()
+    with pytest.raises(ExerciseTimeoutError, match=r"NT-Xent: your function was stopped after "
+                                                   r"0.3 s on case 1/5"):
+        checks.check_nt_xent(fn)
+    assert time.perf_counter() - start < 5
+    assert issubclass(ExerciseTimeoutError, AssertionError)
+    # the alarm is switched off again: a slow computation afterwards is not interrupted
+    time.sleep(0.5)
+
+
+def test_the_time_limit_off_the_main_thread(monkeypatch):
+    """Outside the main thread (no SIGALRM there) the watchdog stops a Python loop."""
+    monkeypatch.setattr(core, "TIME_LIMIT_S", 0.3)
+    caught = []
+
+    def run():
+        try:
+            checks.check_nt_xent(endless)
+        except BaseException as err:  # noqa: BLE001 - report whatever it was
+            caught.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive() and len(caught) == 1
+    assert isinstance(caught[0], ExerciseTimeoutError), caught
+    assert core.run_with_time_limit(lambda: 7, 0.2) == 7  # a quick call returns its value
+
+
+def test_the_time_limit_cannot_be_swallowed_by_the_student():
+    def stubborn(*args, **kwargs):
+        while True:
+            try:
+                endless()
+            except Exception:  # noqa: BLE001 - what a student might write
+                pass
+
+    with pytest.raises(ExerciseTimeoutError, match="stopped after 0.3 s"):
+        core.check_function(stubborn, reference_nt_xent, [("a", (torch.ones(2, 2),) * 2)],
+                            "NT-Xent", time_limit=0.3)
+
+
+# ------------------------------------------------------------------------ the package's layout
+
+
+def test_each_checks_module_imports_first():
+    """Any module of helpers/checks/ can be the first one imported (no import cycle): one fresh
+    interpreter per module, started together (each spends its time importing torch)."""
+    names = ["helpers.checks" if m == "__init__" else f"helpers.checks.{m}" for m in CHECK_MODULES]
+    procs = {name: subprocess.Popen([sys.executable, "-c", f"import {name}"], cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in names}
+    failed = {}
+    for name, proc in procs.items():
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode:
+            failed[name] = err.strip().splitlines()[-1]
+    assert len(names) >= 10 and not failed, failed
+
+
+def test_every_check_is_exported_and_turns_a_stub_into_not_implemented():
+    """Each public check_* of a chapter module is re-exported, and a stub that raises
+    NotImplementedError gives ExerciseNotImplementedError (what a student edition stops at)."""
+    import importlib
+    import inspect
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError("Exercise ch00-ex-stub: write it")
+
+    payload = {"methods": ["ce/mlp"], "fine": {"ce/mlp": [[0.1] * 6]}}
+    extra = {"check_fine_gap": (payload,)}
+    found = []
+    for module in CHECK_MODULES:
+        mod = importlib.import_module(f"helpers.checks.{module}" if module != "__init__" else "helpers.checks")
+        for name, fn in inspect.getmembers(mod, inspect.isfunction):
+            if name.startswith("check_") and fn.__module__ == mod.__name__ and module != "core":
+                found.append(name)
+                assert getattr(checks, name) is fn, f"helpers.checks does not re-export {name}"
+                if name == "check_sign_keeping_net":
+                    continue  # takes the matrices, the stub is called in the notebook cell
+                with pytest.raises(ExerciseNotImplementedError, match="ch00-ex-stub"):
+                    fn(stub, *extra.get(name, ()))
+    assert len(found) >= 15

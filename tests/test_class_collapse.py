@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers import checks
-from helpers.collapse_checks import fine_gaps, positive_mask
+from helpers.checks.class_collapse import fine_gaps, positive_mask
 from helpers.data import cifar
 from helpers.data.hierarchy import (CIFAR10_COARSE, CIFAR10_GROUPS, FAMILIES, HUE_FAMILIES,
                                     SHAPE_FINE, coarse_names, coarse_of_fine, group_cifar10,
@@ -353,6 +353,14 @@ def test_checks_accept_the_reference_and_reject_mistakes():
     assert checks.check_fine_gap(fine_gaps, payload)
     with pytest.raises(AssertionError):
         checks.check_fine_gap(lambda p, m: fine_gaps(p, m) / 100, payload)
-    assert checks.check_coarse_accuracy(theory.coarse_accuracy)
+    def quad_coarse_accuracy(K, snr):  # the chapter's solution: the integral, numerically
+        from scipy import integrate
+        from scipy.stats import norm
+        f = lambda u: norm.pdf(u) * (2 * norm.cdf(abs(snr + u)) - 1) ** (K - 1)  # noqa: E731
+        return integrate.quad(f, -np.inf, -snr)[0] + integrate.quad(f, -snr, np.inf)[0]
+
+    assert checks.check_coarse_accuracy(quad_coarse_accuracy)
+    with pytest.raises(AssertionError, match="book's own `helpers.theory.collapse.coarse_accuracy`"):
+        checks.check_coarse_accuracy(theory.coarse_accuracy)
     with pytest.raises(AssertionError, match="coarse accuracy"):
         checks.check_coarse_accuracy(theory.fine_accuracy)

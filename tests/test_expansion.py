@@ -390,11 +390,15 @@ def test_subspace_expansion_and_class_mean_basis():
 # --- the exercise check and the explorer ------------------------------------------------------
 
 def test_check_expansion_measure_accepts_the_answer_and_diagnoses_mistakes():
-    assert checks.check_expansion_measure(th.expansion_measure)
+    from helpers.checks.expansion import _expansion_variant
+
+    assert checks.check_expansion_measure(_expansion_variant)  # written apart from the book's
+    with pytest.raises(AssertionError, match="book's own `helpers.theory.expansion.expansion_measure`"):
+        checks.check_expansion_measure(th.expansion_measure)
     with pytest.raises(AssertionError, match="normalise u"):
-        checks.check_expansion_measure(lambda W, u: checks._expansion_variant(W, u, normalise=False))
+        checks.check_expansion_measure(lambda W, u: _expansion_variant(W, u, normalise=False))
     with pytest.raises(AssertionError, match="INPUT dimension"):
-        checks.check_expansion_measure(lambda W, u: checks._expansion_variant(W, u, factor="p"))
+        checks.check_expansion_measure(lambda W, u: _expansion_variant(W, u, factor="p"))
     with pytest.raises(checks.ExerciseNotImplementedError):
         checks.check_expansion_measure(lambda W, u: (_ for _ in ()).throw(NotImplementedError()))
 

@@ -1,10 +1,11 @@
-"""Chapter 3's tuned-penalty exercise check (helpers.lower_layer_checks): a right answer passes,
+"""Chapter 3's tuned-penalty exercise check (helpers.checks.lower_layer): a right answer passes,
 wrong ones fail with the case named, a stub says it is not implemented."""
 
 import numpy as np
 import pytest
 
-from helpers.lower_layer_checks import LooExerciseNotImplementedError, check_loo_ridge
+from helpers.checks import ExerciseNotImplementedError as LooExerciseNotImplementedError
+from helpers.checks import check_loo_ridge
 
 
 def naive_loo_ridge(H, y, ridges):
@@ -52,3 +53,13 @@ def test_coefficients_not_refitted_on_all_examples_fail():
         return ridge, np.linalg.solve(H[1:].T @ H[1:] + n * ridge * np.eye(k), H[1:].T @ y[1:])
     with pytest.raises(AssertionError, match="beta differs"):
         check_loo_ridge(no_refit)
+
+
+def test_the_books_own_implementation_is_refused():
+    from helpers.ridge_cv import loo_ridge
+
+    def aliased(H, y, ridges):
+        beta, ridge, _ = loo_ridge(H, y, ridges)
+        return ridge, beta
+    with pytest.raises(AssertionError):
+        check_loo_ridge(aliased)

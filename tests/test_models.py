@@ -5,11 +5,10 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision
 from torch import nn
 
 from helpers.models import DeepLinearNet, ReLUMLP, ResNet18
-
-torchvision = pytest.importorskip("torchvision")
 
 
 def cifar_torchvision_resnet18():

@@ -73,7 +73,6 @@ def test_notation_page_rows_are_unique_and_complete():
 
 # --- every chapter ------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks yet")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_symbols_are_listed(path):
     miss = ns.missing(path)

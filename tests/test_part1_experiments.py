@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.figure  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -39,11 +40,18 @@ def test_feature_weighting_payload(weighting_payload):
     assert "L = 2" in feature_weighting.summarize(weighting_payload)
 
 
+def drawn(fig_or_ax) -> int:
+    """How many data artists (lines, markers, patches, images) a figure (or an axes') holds."""
+    fig = fig_or_ax if isinstance(fig_or_ax, matplotlib.figure.Figure) else fig_or_ax.figure
+    return sum(len(ax.lines) + len(ax.collections) + len(ax.patches) + len(ax.images)
+               for ax in fig.axes)
+
+
 def test_feature_weighting_figures(weighting_payload):
     for plot in (feature_weighting.plot_exponent_rule, feature_weighting.plot_balance,
                  feature_weighting.plot_spread):
-        assert plot(weighting_payload, PROV) is not None
-    assert feature_weighting.plot_theory((1.0, 0.5), (0.0, 0.5), 0.3, 3) is not None
+        assert drawn(plot(weighting_payload, PROV)) > 0
+    assert drawn(feature_weighting.plot_theory((1.0, 0.5), (0.0, 0.5), 0.3, 3)) > 0
     matplotlib.pyplot.close("all")
 
 
@@ -142,7 +150,7 @@ def test_lower_layer_payload_and_figures(lower_payload):
     for r in rows:
         assert r["low"] <= r["mean"] <= r["high"] and r["n_seeds"] == cfg.n_seeds
     for plot in (lower_layer.plot_sweeps, lower_layer.plot_probes, lower_layer.plot_regions):
-        assert plot(lower_payload, PROV) is not None
+        assert drawn(plot(lower_payload, PROV)) > 0
     matplotlib.pyplot.close("all")
 
 
@@ -196,5 +204,5 @@ def test_stable_lr_shrinks_for_strong_features():
 
 def test_explorer_builds_a_widget():
     widget = feature_weighting.explorer()
-    assert widget is not None and len(widget.children) > 3
+    assert len(widget.children) > 3
     matplotlib.pyplot.close("all")

@@ -193,3 +193,21 @@ def test_run_setting_end_to_end(setting):
     np.testing.assert_array_equal(acc[0, :, :, 0], acc[0, :, :, 1])
     if setting == "ce":  # the cheapest setting: same seed, same numbers
         assert out["acc"] == rx.run_setting(cfg, setting, 0, progress=False)["acc"]
+
+
+def test_linear_model_is_its_own_registered_experiment():
+    """Chapter 8's linear model runs through the registry (make full), not inside the report."""
+    import json
+    from dataclasses import replace
+
+    from helpers import experiments
+    from helpers.experiments import reweighting_linear
+
+    assert "reweighting_linear" in experiments.names()
+    cfg = replace(get_profile("smoke").config("reweighting_linear"), steps=500, probe_reps=3)
+    out = reweighting_linear.run(cfg, seed=0, progress=False)
+    K, d = len(cfg.kappas), len(cfg.phi)
+    assert out["kappas"] == list(cfg.kappas) and np.asarray(out["sim_r2"]).shape == (K, 2)
+    assert np.asarray(out["gains_theory"]).shape == np.asarray(out["gains_sim"]).shape == (K, 2, d)
+    assert np.asarray(out["theory_r2"]).shape == (len(out["kappa_fine"]), 2)
+    json.dumps({k: np.asarray(v).tolist() for k, v in out.items()})

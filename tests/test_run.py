@@ -4,6 +4,7 @@ skips chapters that do not exist yet, and refuses unknown names."""
 import dataclasses
 
 import pytest
+import torch
 
 from helpers import experiments, run
 from helpers.experiments import Experiment
@@ -41,17 +42,32 @@ def test_the_result_is_the_one_the_chapter_loads(results):
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(results, monkeypatch):
-    """A run killed after its first epoch restarts at the second, with the same numbers."""
+    """A run killed after its first epoch restarts at the second, with the same numbers: Chapter
+    1's networks file is the training engine's checkpoint (helpers.train)."""
     from helpers.experiments import puzzle
 
-    profile = get_profile("smoke")
-    cfg = profile.config("puzzle")
-    ckpt = run.checkpoint_dir("puzzle", profile, cfg, 0)
+    cfg = get_profile("smoke").config("puzzle")
     straight = puzzle.run(cfg, 0, progress=False)
-    puzzle.run(profile.config("puzzle", epochs=1), 0, progress=False, checkpoint_dir=ckpt)
-    assert (ckpt / "seed0.pt").exists()  # what an interruption after epoch 1 leaves behind
-    resumed = puzzle.run(cfg, 0, progress=False, checkpoint_dir=ckpt)
+    path = puzzle.networks_path(cfg, [0])
+    assert path.exists()
+    path.unlink()
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first_epoch(epoch):
+        raise Killed
+
+    engine = puzzle.train
+    monkeypatch.setattr(puzzle, "train", lambda *a, **kw: engine(
+        *a, **{**kw, "on_epoch_end": kill_after_first_epoch}))
+    with pytest.raises(Killed):
+        puzzle.run(cfg, 0, progress=False)
+    assert torch.load(path, weights_only=True)["epoch"] == 1  # what the interruption left
+    monkeypatch.setattr(puzzle, "train", engine)
+    resumed = puzzle.run(cfg, 0, progress=False)
     assert resumed["loss"][0] == pytest.approx(straight["loss"][0], rel=1e-6)
+    assert resumed["accuracy"][0] == pytest.approx(straight["accuracy"][0], abs=1e-6)
 
 
 def _register(monkeypatch, *entries):

@@ -11,7 +11,7 @@ from helpers.experiments import shortcut_report as report
 from helpers.experiments import shortcuts as S
 from helpers.metrics import METRICS, shortcut_metrics
 from helpers.profiles import get_profile
-from helpers.shortcut_checks import _lle_reference, _pooled_variant
+from helpers.checks.shortcuts import GAP_KEYS, _lle_reference, _metrics_case, _pooled_variant, _reference
 
 SMOKE = get_profile("smoke").config("shortcuts")
 
@@ -153,7 +153,15 @@ def test_report_figures_draw(payload):
 
 
 def test_checks_accept_reference_and_diagnose_mistakes():
-    assert checks.check_shortcut_metrics(lambda *a: shortcut_metrics(*a))
+    # the book's function agrees with the check's loop reference, but is refused as an answer
+    for case in [_metrics_case(s, 200, 0.8) for s in range(3)]:
+        ours = shortcut_metrics(*case)
+        np.testing.assert_allclose([ours[k] for k in GAP_KEYS], _reference(*case), atol=1e-12)
+    for book in (shortcut_metrics, lambda *a: shortcut_metrics(*a)):
+        with pytest.raises(AssertionError, match="book's own `helpers.metrics.shortcut_metrics`"):
+            checks.check_shortcut_metrics(book)
+    assert checks.check_shortcut_metrics(
+        lambda *a: dict(zip(GAP_KEYS, _reference(*map(np.asarray, a)))))
     assert checks.check_lle_mixture(_lle_reference)
     with pytest.raises(AssertionError, match="pooled"):
         checks.check_shortcut_metrics(

@@ -1,5 +1,20 @@
-"""The student edition: no solutions left, exercises kept, valid, runs to the first stub."""
+"""The student edition: no solutions left, exercises kept, valid, and it works without them.
 
+The book's notebooks are executed once per test run (nbmake, `make notebooks`); the student
+edition is not executed again. What could break in it is checked on the notebooks' code and on
+nbmake's executed copies (``BOOK_EXECUTED``, set by `make test` to ``_smoke/book``):
+
+* every stub, run on its own, raises ``NotImplementedError`` naming its exercise (or leaves its
+  answer ``None``, which the check cell reports as not done), and a check cell follows it;
+* no other cell of the student edition uses a name that only a removed solution defines, or
+  a stub's unfinished answer (it would fail there, not in the book): a dataflow check on the
+  cells' code (:func:`student_dataflow_problems`), shown to catch both on a broken notebook;
+* in the executed copy every code cell ran, without an error, and every check cell printed its
+  tick: the solutions pass their checks.
+"""
+
+import ast
+import builtins
 import os
 import re
 import shutil
@@ -18,6 +33,8 @@ import make_student  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 NOT_IMPLEMENTED = ("NotImplementedError", "ExerciseNotImplementedError")
+EXECUTED = Path(os.environ["BOOK_EXECUTED"]) if os.environ.get("BOOK_EXECUTED") else None
+CHECK_CALL = re.compile(r"\bchecks\.\w+\(")
 
 
 def first_error(nb, cwd, timeout=600):
@@ -128,7 +145,6 @@ def stub_labels(nb) -> list[str]:
     return [m.group(1) for c in nb.cells if c.cell_type == "code" for m in STUB.finditer(c.source)]
 
 
-@pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks in book/ yet")
 def test_make_student_output_for_the_real_book(tmp_path):
     """What `make student` writes: one copy per chapter, each complete and without solutions."""
     out = tmp_path / "student"
@@ -148,25 +164,178 @@ def test_make_student_output_for_the_real_book(tmp_path):
         assert "colab-install" in tags, f"{path.name}: the Colab install cell is missing"
 
 
-@pytest.mark.skipif(not CHAPTERS, reason="no chapter notebooks in book/ yet")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_real_chapter_student_edition(path):
     book_nb = nbformat.read(path, as_version=4)
     assert_student_copy(book_nb, make_student.strip_solutions(book_nb, f"book/{path.name}"))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("RUN_STUDENT_EXECUTION") != "1",
-                    reason="set RUN_STUDENT_EXECUTION=1 to execute the real student notebooks")
+# ------------------------------------------------------------ the student edition works
+
+
+def _names(source: str) -> tuple[set, set]:
+    """(names a cell binds, names it reads from outside itself), from its code.
+
+    Binding counts anywhere in the cell (assignments, defs, imports, arguments, loop targets),
+    so a name both bound and read in one cell is taken as the cell's own (no false alarm).
+    """
+    tree = ast.parse(source)
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return bound, read - bound - set(dir(builtins))
+
+
+def _top_level_names(source: str) -> set:
+    """Names a cell binds at module level (its defs and plain assignments)."""
+    out = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return out
+
+
+def _code(cell) -> str:
+    """A code cell's Python (IPython magics and shell lines left out)."""
+    return "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+
+
+def is_stub(cell) -> bool:
+    """An exercise's stub: a code cell with a ``# TODO`` for the student."""
+    return cell.cell_type == "code" and re.search(r"#\s*TODO", cell.source) is not None
+
+
+def is_check(cell) -> bool:
+    return cell.cell_type == "code" and bool(CHECK_CALL.search(cell.source))
+
+
+def student_dataflow_problems(book_nb, student_nb) -> list[str]:
+    """Cells of the student edition that would fail there but not in the book: they read a name
+    that only a removed solution binds, or (outside a check cell) a stub's unfinished answer."""
+    kept = {c.get("id") for c in student_nb.cells}
+    solution_only = set()
+    for c in book_nb.cells:
+        if c.cell_type == "code" and c.get("id") not in kept:
+            solution_only |= _names(_code(c))[0]
+    defined, stubbed, problems = set(), set(), []
+    for i, cell in enumerate(student_nb.cells):
+        if cell.cell_type != "code":
+            continue
+        bound, read = _names(_code(cell))
+        if is_stub(cell):
+            answers = _top_level_names(_code(cell))
+            stubbed |= answers
+            defined -= answers
+            continue
+        missing = sorted(read & solution_only - defined - stubbed)
+        unfinished = sorted(read & stubbed) if not is_check(cell) else []
+        if missing:
+            problems.append(f"cell {i} reads {missing}, which only a removed solution defines")
+        if unfinished:
+            problems.append(f"cell {i} uses {unfinished}, an exercise's answer the student has not "
+                            "written yet: read it only in the exercise's check cell")
+        defined |= bound
+        stubbed -= bound
+    return problems
+
+
+def stub_problems(student_nb, labels) -> list[str]:
+    """Each stub, executed on its own: its function raises NotImplementedError naming one of
+    ``labels`` (or its answer is None); the next code cell is a check cell that reads it."""
+    problems = []
+    cells = student_nb.cells
+    for i, cell in enumerate(cells):
+        if not is_stub(cell):
+            continue
+        scope = {}
+        exec(compile(_code(cell), f"stub cell {i}", "exec"), scope)  # defs only: cheap, no kernel
+        answers = {k: v for k, v in scope.items() if k != "__builtins__"}
+        for name, value in answers.items():
+            if value is None:
+                continue
+            n_args = len([p for p in __import__("inspect").signature(value).parameters.values()
+                          if p.default is p.empty])
+            try:
+                value(*[None] * n_args)
+                problems.append(f"cell {i}: the stub {name}() returns instead of raising")
+            except NotImplementedError as err:
+                if not any(f"Exercise {lab}" in str(err) for lab in labels):
+                    problems.append(f"cell {i}: {name}() raises {err!r}, naming no exercise of "
+                                    "this chapter")
+        after = next((c for c in cells[i + 1:] if c.cell_type == "code"), None)
+        if after is None or not is_check(after) or not set(answers) & _names(_code(after))[1]:
+            problems.append(f"cell {i}: the stub for {sorted(answers)} is not followed by a check "
+                            "cell that reads it")
+    return problems
+
+
+def test_fixture_student_edition_works_without_its_solutions():
+    book_nb = nbformat.read(FIXTURE, as_version=4)
+    student = make_student.strip_solutions(book_nb)
+    assert student_dataflow_problems(book_nb, student) == []
+    assert stub_problems(student, make_student.exercise_labels(book_nb)) == []
+
+
+def test_dataflow_check_catches_what_would_break_the_student_edition():
+    """A later cell reading a solution's variable, or a stub's answer, is caught; so is a stub
+    that does not raise and one without its check cell."""
+    def broken(extra_cell):
+        nb = nbformat.read(FIXTURE, as_version=4)
+        solution = next(c for c in nb.cells if "SOLUTION-ONLY-CODE-1" in c.source)
+        solution.source += "\ntable = np.arange(3)  # bound only in the solution"
+        nb.cells.append(nbformat.v4.new_code_cell(extra_cell))
+        return student_dataflow_problems(nb, make_student.strip_solutions(nb))
+
+    assert broken("print(np.pi)") == []
+    found = broken("print(table.sum())")
+    assert len(found) == 1 and "reads ['table'], which only a removed solution defines" in found[0]
+    found = broken("value = my_square(np.arange(2))")
+    assert len(found) == 1 and "uses ['my_square'], an exercise's answer" in found[0]
+    student = make_student.strip_solutions(nbformat.read(FIXTURE, as_version=4))
+    i = next(i for i, c in enumerate(student.cells) if is_stub(c) and STUB.search(c.source))
+    assert stub_problems(student, ["fx-ex-square"]) == []
+    assert "naming no exercise" in stub_problems(student, ["another-label"])[0]
+    student.cells[i].source = student.cells[i].source.replace("raise NotImplementedError", "return 0  #")
+    assert any("returns instead of raising" in p for p in stub_problems(student, ["fx-ex-square"]))
+    del student.cells[i + 1:]
+    assert any("not followed by a check cell" in p for p in stub_problems(student, ["fx-ex-square"]))
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_real_student_notebook_stops_at_a_stub(path, monkeypatch, tmp_path):
-    # The kernel inherits this environment: smoke size, and results kept out of the checkout.
-    monkeypatch.setenv("BOOK_PROFILE", "smoke")
-    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    student = make_student.strip_solutions(nbformat.read(path, as_version=4), f"book/{path.name}")
-    result = first_error(student, ROOT / "book", timeout=3600)
-    assert result is not None, "the student edition ran without hitting an exercise stub"
-    index, ename, evalue = result
-    assert ename in NOT_IMPLEMENTED and "Exercise" in evalue, (index, ename, evalue)
-    first = stub_labels(student)[:1]
-    assert not first or first[0] in evalue, f"stopped at {evalue!r}, not at the first stub {first[0]!r}"
+def test_real_student_edition_works_without_its_solutions(path):
+    book_nb = nbformat.read(path, as_version=4)
+    student = make_student.strip_solutions(book_nb, f"book/{path.name}")
+    problems = student_dataflow_problems(book_nb, student)
+    problems += stub_problems(student, make_student.exercise_labels(book_nb))
+    assert stub_labels(student), f"{path.name} has no code exercise stub"
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+
+
+@pytest.mark.skipif(EXECUTED is None, reason="set BOOK_EXECUTED to nbmake's executed copies "
+                                             "(`make test` does, after `make notebooks`)")
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_executed_copy_ran_every_cell_and_every_check_passed(path):
+    """nbmake's executed copy (the run `make test` does once) is of this notebook, ran every
+    code cell without an error, and every check cell printed its tick."""
+    copy = EXECUTED / path.name
+    assert copy.exists(), f"{copy} is missing: run `make notebooks` first"
+    book = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    ran = [c for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"]
+    assert [c.source for c in ran] == [c.source for c in book], f"{copy} is not of the current {path}"
+    for i, cell in enumerate(ran):
+        assert cell.execution_count is not None, f"{path.name} code cell {i} did not run"
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name} code cell {i} raised {errors[0].ename}"
+        if is_check(cell):
+            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            assert "✓" in text, f"{path.name} code cell {i} (a check) printed no tick: {text!r}"

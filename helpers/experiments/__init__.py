@@ -52,6 +52,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "helpers.experiments.collapse_toy"),
     Experiment("class_collapse", "6 Class collapse", "helpers.experiments.class_collapse"),
     Experiment("shortcuts", "7 Shortcuts", "helpers.experiments.shortcuts"),
+    Experiment("reweighting_linear", "8 Fixed reweighting, linear model",
+               "helpers.experiments.reweighting_linear"),
     Experiment("reweighting", "8 Fixed reweighting", "helpers.experiments.reweighting"),
 )
 

@@ -143,6 +143,10 @@ GUIDE = (
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
+
 STAGES = ("stage1", "stage2", "stage3", H)  # helpers.layers' vocabulary
 MLP_LAYERS = ("head1", Z)
 LAYERS = STAGES + MLP_LAYERS  # every layer of a model with the MLP head, bottom to top

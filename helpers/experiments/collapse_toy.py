@@ -73,6 +73,10 @@ FIGURES = {"ch06-fig-toy": "Ch. 6, the minimal model"}
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
+
 LAYERS = (INPUT, H, Z)  # helpers.layers: the input x, the pre-projection h, the head output z
 LOSSES = ("supcon", "ce")
 

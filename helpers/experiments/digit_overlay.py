@@ -136,6 +136,10 @@ GUIDE = (
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
+
 __all__ = ["LAYERS", "ENCODER_OUTPUT", "DigitImages", "load_data", "run",
            "summarize", "plot_layers", "plot_heatmaps", "example_images"]
 

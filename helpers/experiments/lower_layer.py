@@ -97,6 +97,10 @@ FIGURES = {"ch03-fig-probes": "Ch. 3, probes by layer, theory and simulation",
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the tuned probe (issue 18).
+CODE_VERSION = 1
+
 LAYER_NAMES = ("input", "pre-projection", "post-projection")
 TARGET = 0
 

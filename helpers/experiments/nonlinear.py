@@ -105,6 +105,10 @@ GUIDE = (
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
+
 KINDS = ("relu", "linear")
 LAYERS = (INPUT, H, Z)  # helpers.layers: the input, the hidden layer h, the output z
 TARGETS = ("sign", "control", "magnitude")  # sign of x_0; sign of x_1; |x_0| above its median

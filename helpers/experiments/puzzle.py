@@ -104,6 +104,10 @@ GUIDE = (
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
+
 # Bottom to top (helpers.layers): 'h' is the encoder output, the layer SimCLR keeps.
 LAYERS = ("stage1", "stage2", "stage3", H, "head1", Z)
 ENCODER_OUTPUT = LAYERS.index(H)

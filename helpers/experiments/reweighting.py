@@ -50,8 +50,8 @@ class ReweightingConfig:
 
     Image part (``helpers.experiments.reweighting``): one ResNet-18 per (setting, head, seed);
     settings SimCLR on digits-on-images with DropDigit, and SupCon / cross-entropy on coarse labels
-    probed for fine ones. Linear part (``lin_*``, ``reweighting_report.linear_sweep``): Part I's
-    feature model under the fixed head, closed form against gradient descent.
+    probed for fine ones. (The linear model is its own experiment,
+    :mod:`helpers.experiments.reweighting_linear`.)
     """
 
     data: str  # base images of the SimCLR setting ('shapes' | 'cifar10')
@@ -76,41 +76,26 @@ class ReweightingConfig:
     p_drop: float  # DropDigit: probability a view loses its digit
     probe_l2: float  # ridge penalty of the scale-sensitive probe (layer RMS-normalised)
     n_seeds: int
-    lin_phi: tuple  # linear part: feature strengths
-    lin_p: tuple  # ... drop probabilities (the last feature is the downstream target)
-    lin_sigma: float  # ... augmentation noise
-    lin_weight_decay: float  # ... on the encoder (it is what makes k cost something)
-    lin_init_scale: float  # ... typical gain of W at initialisation
-    lin_lr: float
-    lin_steps: int
-    lin_n_labels: int  # labelled examples of the linear probe
-    lin_ridge: float
-    lin_probe_reps: int
 
 
 _KAPPAS = (1.0, 1.01, 1.05, 1.1, 1.2, 1.5, 2.0)
-# the target (feature 0) is the one augmentation disrupts most
-# (gains well apart, so gradient descent settles on the optimal order within 60k steps)
-_REWEIGHTING_LIN = dict(lin_phi=(1.0,) * 6, lin_p=(0.75, 0.6, 0.45, 0.3, 0.15, 0.0),
-                        lin_sigma=0.5, lin_weight_decay=0.02, lin_init_scale=0.01, lin_lr=0.05,
-                        lin_steps=60_000, lin_n_labels=20, lin_ridge=0.1, lin_probe_reps=200)
 _REWEIGHTING_SMALL = dict(data="shapes", hierarchy="shapes-pairs", image_size=16, width=4,
                           head_hidden=64, head_out=32, batch_size=64, lr=3e-3,
                           weight_decay=1e-5, temperature=0.5, crop_scale_min=0.5, jitter=0.5,
                           digit_strength=0.5, p_drop=0.5, probe_l2=0.1)
 CONFIGS = {
     # Code path only: 3 k, 1 seed, 1 epoch of 128 images.
-    "smoke": ReweightingConfig(**_REWEIGHTING_SMALL, **_REWEIGHTING_LIN, n_train=128, n_val=64,
+    "smoke": ReweightingConfig(**_REWEIGHTING_SMALL, n_train=128, n_val=64,
                                n_test=128, kappas=(1.0, 1.2, 2.0), epochs=1, n_seeds=1),
     # 16 px stand-ins, ResNet-18 width 4: 3 settings x 8 heads x 3 seeds = 72 small runs.
     # shape-families (Part IV's stand-in) did not train past chance at this size (tried: CE,
     # 160 steps, 16 and 32 px), hence 'shapes-pairs'.
-    "cpu": ReweightingConfig(**_REWEIGHTING_SMALL, **_REWEIGHTING_LIN, n_train=1024, n_val=256,
+    "cpu": ReweightingConfig(**_REWEIGHTING_SMALL, n_train=1024, n_val=256,
                              n_test=1000, kappas=_KAPPAS, epochs=20, n_seeds=3),
     # Sized, not measured (no GPU here): CIFAR-10 + digits and CIFAR-100 20 -> 100 at 32 px,
     # width 16, 20 epochs of 5k images: ~40 TFLOP per contrastive run, so 72 runs should take
     # roughly 15-25 minutes on a T4 (an estimate from FLOPs, not a measurement).
-    "gpu": ReweightingConfig(**_REWEIGHTING_LIN, data="cifar10", hierarchy="cifar100",
+    "gpu": ReweightingConfig(data="cifar10", hierarchy="cifar100",
                              image_size=32, n_train=5000, n_val=1000, n_test=5000, width=16,
                              head_hidden=512, head_out=128, kappas=_KAPPAS, epochs=20,
                              batch_size=256, lr=1e-3, weight_decay=1e-6, temperature=0.5,
@@ -120,7 +105,7 @@ CONFIGS = {
     # k = 1.05). 72 runs of the reference's 400 epochs on 45k images would be days; within the
     # chapter budget (PAPER_BUDGET_EPOCHS): 10k training images, 35 epochs, i.e. 24 (head, seed)
     # pairs x (2 + 2 + 1 views) x 10k x 35 = 420 full CIFAR-10 epochs.
-    "paper": ReweightingConfig(**_REWEIGHTING_LIN, data="cifar10", hierarchy="cifar100",
+    "paper": ReweightingConfig(data="cifar10", hierarchy="cifar100",
                                image_size=32, n_train=10_000, n_val=5000, n_test=10_000,
                                width=64, head_hidden=2048, head_out=128, kappas=_KAPPAS,
                                epochs=35, batch_size=512, lr=1e-3, weight_decay=1e-6,
@@ -169,6 +154,10 @@ GUIDE = (
 
 
 # --- the experiment -------------------------------------------------------------------------------
+
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
 
 SETTINGS = ("simclr", "supcon", "ce")
 TASKS = {"simclr": ("class", "digit"), "supcon": ("coarse", "fine"), "ce": ("coarse", "fine")}

@@ -1,91 +1,17 @@
-"""Chapter 8's analysis: the linear-model sweep over k, choosing k on validation, tables, figures.
+"""Chapter 8's analysis: choosing k on validation, tables, figures. Reads payloads only.
 
-The training lives in :mod:`helpers.experiments.reweighting`; this module only reads its payload
-(plus the cheap linear-model sweep, :func:`linear_sweep`, which trains by gradient descent).
+The training lives in :mod:`helpers.experiments.reweighting` (the image experiments) and
+:mod:`helpers.experiments.reweighting_linear` (the linear model).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from helpers.experiments.lower_layer import probe_r2
-from helpers.theory import reweighting as rw
+from helpers.experiments.reweighting_linear import KAPPA_EPS, LAYER_LABELS, kappa_axis
 
-LAYER_LABELS = {"h": "h (before the head)", "z": "z (after the head)"}
 SETTING_NAMES = {"simclr": "SimCLR (digits on images)", "supcon": "SupCon on coarse labels",
                  "ce": "cross-entropy on coarse labels"}
-_EPS = 1e-3  # k is drawn at log(k - 1 + _EPS): spreads 1, 1.01, 1.05, ..., 2 evenly enough to read
-
-
-def _kappa_axis(ax, kappas) -> None:
-    """Label the x axis (in log(k - 1 + _EPS) units) at the swept k."""
-    kappas = np.asarray(kappas, dtype=float)
-    ax.set_xticks(np.log(kappas - 1 + _EPS), [f"{k:g}" for k in kappas], fontsize=8)
-    ax.set_xlabel("head strength k")
-
-
-# --- Part I's linear model under the fixed head ----------------------------------------------
-
-def linear_sweep(cfg, seed: int, progress: bool = True) -> dict:
-    """Theory (fine grid of k) and gradient descent (``cfg.kappas``) for the linear model.
-
-    Features ``cfg.lin_phi`` / ``cfg.lin_p``; the downstream target is feature 0 (the config puts
-    the one augmentation disrupts most there; ``lower_layer.probe_r2`` reads feature 0). Returns per k: encoder and head-output gains (theory and GD) and
-    the ridge probe's R^2 for the target at h and z (theory; GD weights + Monte Carlo probe)."""
-    phi, p = np.asarray(cfg.lin_phi, float), np.asarray(cfg.lin_p, float)
-    target = 0  # lower_layer.probe_r2's target
-    rng = np.random.default_rng(seed)
-    fine = np.maximum(1.0, 1 + np.geomspace(_EPS, max(cfg.kappas) - 1 + _EPS, 80) - _EPS)  # dense near 1
-    args = (phi, p, cfg.lin_sigma)
-    theory = rw.probe_r2_by_kappa(*args, fine, cfg.lin_weight_decay, target, cfg.lin_n_labels,
-                                  cfg.lin_ridge)
-    sim, gains_th, gains_sim = [], [], []
-    for kappa in tqdm(cfg.kappas, desc="linear model: k", disable=not progress):
-        opt = rw.fixed_head_optimum(*args, kappa, cfg.lin_weight_decay)
-        gd = rw.fixed_head_gd(*args, kappa, weight_decay=cfg.lin_weight_decay,
-                              init_scale=cfg.lin_init_scale,
-                              lr=cfg.lin_lr, steps=cfg.lin_steps, seed=seed)
-        gains_th.append([opt["h_gain"], opt["z_gain"]])
-        gains_sim.append([gd["h_gain"], gd["z_gain"]])
-        sim.append([probe_r2(P, phi, cfg.lin_n_labels, cfg.lin_ridge, cfg.lin_probe_reps, rng)
-                    for P in (gd["W"], gd["V"])])
-    return {"kappas": list(cfg.kappas), "kappa_fine": fine, "theory_r2": theory,
-            "sim_r2": sim, "gains_theory": gains_th, "gains_sim": gains_sim, "target": target,
-            "phi": list(phi), "p": list(p)}
-
-
-def plot_linear(lin: dict, provenance: dict):
-    """Left: each feature's encoder gain by k (theory lines, GD dots). Right: target R^2 at h, z."""
-    import matplotlib.pyplot as plt
-
-    from helpers import plots
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    k = np.log(np.array(lin["kappas"]) - 1 + _EPS)
-    th, sim = np.array(lin["gains_theory"]), np.array(lin["gains_sim"])  # (K, 2, d)
-    for i in range(th.shape[-1]):
-        c = plots.PALETTE[i % len(plots.PALETTE)]
-        ax1.plot(k, th[:, 0, i], color=c, label=f"feature {i} (p = {lin['p'][i]:g})")
-        ax1.scatter(k, sim[:, 0, i], color=c, s=18, zorder=3)
-    ax1.set_ylabel(r"encoder gain $\|W e_i\|$ (in h)")
-    ax1.set_title("What k does to the representation below the head", fontsize=10)
-    ax1.legend(fontsize=7)
-    for j, layer in enumerate(("h", "z")):
-        c = plots.PALETTE[j]
-        ax2.plot(np.log(np.asarray(lin["kappa_fine"]) - 1 + _EPS),
-                 np.array(lin["theory_r2"])[:, j], color=c,
-                 label=f"{LAYER_LABELS[layer]}, theory")
-        ax2.scatter(k, np.array(lin["sim_r2"])[:, j], color=c, s=20, zorder=3)
-    for ax in (ax1, ax2):
-        _kappa_axis(ax, lin["kappas"])
-    ax2.set_ylabel(f"probe $R^2$ for feature {lin['target']}")
-    ax2.set_title("The most disrupted feature, read by a ridge probe", fontsize=10)
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    plots.add_caption(fig, plots.provenance_caption(provenance, "lines: closed form, dots: "
-                                                    "gradient descent (+ Monte Carlo probe)"))
-    return fig
 
 
 # --- the image experiments -------------------------------------------------------------------
@@ -204,7 +130,7 @@ def plot_sweep(payload: dict, provenance: dict, setting: str):
     s = part["splits"].index("test")
     fixed = [i for i, n in enumerate(part["heads"]) if n.startswith("k=")]
     kappas = np.array([float(part["heads"][i][2:]) for i in fixed])
-    x = np.log(kappas - 1 + _EPS)
+    x = np.log(kappas - 1 + KAPPA_EPS)
     mlp = part["heads"].index("mlp")
     fig, axes = plt.subplots(1, len(part["tasks"]), figsize=(5.2 * len(part["tasks"]), 3.6))
     for ax, (t, task) in zip(np.atleast_1d(axes), enumerate(part["tasks"])):
@@ -218,7 +144,7 @@ def plot_sweep(payload: dict, provenance: dict, setting: str):
         ax.axhline(100 * acc[fixed[0], :, t, 0, s].mean(), color="0.4", ls=":", lw=1,
                    label="no head (k = 1)")
         ax.axhline(100 * part["chance"][task], color="0.7", lw=0.8, label="chance")
-        _kappa_axis(ax, kappas)
+        kappa_axis(ax, kappas)
         ax.set_ylabel(f"test accuracy, {task} (%)")
         ax.set_title(f"{SETTING_NAMES.get(setting, setting)}: probing the {task} label",
                      fontsize=10)

@@ -181,6 +181,10 @@ GUIDE = (
 
 # --- the experiment -------------------------------------------------------------------------------
 
+# Bumped when a change alters this experiment's numbers (helpers.results marks older results
+# stale). 1: the one training engine and the layer vocabulary (issue 15).
+CODE_VERSION = 1
+
 METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_head_wm")
 METHOD_NAMES = {"erm": "ERM, no head", "erm_head": "ERM + MLP head",
                 "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background re-draw aug.",

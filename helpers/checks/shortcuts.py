@@ -1,17 +1,21 @@
-"""Exercise auto-checks of Chapter 7 (shortcuts), re-exported by :mod:`helpers.checks`.
+"""Chapter 7's auto-checks (shortcuts).
 
-``check_shortcut_metrics(fn)``: the student's I.D. accuracy and gaps against
-:func:`helpers.metrics.shortcut_metrics`. ``check_lle_mixture(fn)``: the Last Layer Ensemble's
-inference rule against a reference written with torch ops.
+``check_shortcut_metrics(fn)``: the student's I.D. accuracy and gaps against a reference written
+here as plain loops (independent of :func:`helpers.metrics.shortcut_metrics`, which is refused as
+an answer). ``check_lle_mixture(fn)``: the Last Layer Ensemble's inference rule against a
+reference written with torch ops.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks import check_function
+from helpers.checks.core import CheckFailed, _NotNumbers, as_numbers, check_function
 
 GAP_KEYS = ("id_acc", "bg_gap", "coobj_gap", "both_gap")
+#: training frequency of each (background agrees, co-object agrees) pattern in UrbanCars
+PATTERN_WEIGHT = {(True, True): .95 * .95, (True, False): .95 * .05,
+                  (False, True): .05 * .95, (False, False): .05 * .05}
 
 
 def _metrics_case(seed: int, n: int, p_correct: float):
@@ -27,14 +31,31 @@ def _metrics_case(seed: int, n: int, p_correct: float):
 
 
 def _as_vector(result):
+    """The student's dict -> (4,) numbers in GAP_KEYS order (AssertionError saying what is off)."""
     if not isinstance(result, dict) or any(k not in result for k in GAP_KEYS):
-        raise TypeError
-    return np.array([float(result[k]) for k in GAP_KEYS])
+        got = (f"a dict with keys {sorted(map(str, result))}" if isinstance(result, dict)
+               else "None (a missing `return`?)" if result is None else type(result).__name__)
+        raise CheckFailed(f"shortcut metrics: return a dict with keys {', '.join(GAP_KEYS)}; "
+                             f"got {got}")
+    try:
+        return np.array([float(as_numbers(result[k], f"the value of {k!r}")) for k in GAP_KEYS])
+    except (_NotNumbers, TypeError) as err:
+        raise CheckFailed(f"shortcut metrics: {err}") from None
 
 
 def _reference(pred, label, bg, coobj):
-    from helpers.metrics import shortcut_metrics
-    return _as_vector(shortcut_metrics(pred, label, bg, coobj))
+    """I.D. accuracy and the three gaps, as plain loops over the (label, bg, co-object) cells."""
+    acc = {}
+    for bg_agrees in (True, False):
+        for obj_agrees in (True, False):
+            per_label = []
+            for y in (0, 1):
+                cell = (label == y) & ((bg == y) == bg_agrees) & ((coobj == y) == obj_agrees)
+                per_label.append(np.mean(pred[cell] == y))
+            acc[bg_agrees, obj_agrees] = np.mean(per_label)
+    id_acc = sum(acc[k] * w for k, w in PATTERN_WEIGHT.items())
+    return np.array([id_acc, acc[False, True] - id_acc, acc[True, False] - id_acc,
+                     acc[False, False] - id_acc])
 
 
 def _pooled_variant(pred, label, bg, coobj):
@@ -51,24 +72,21 @@ def _pooled_variant(pred, label, bg, coobj):
 
 def _unweighted_variant(pred, label, bg, coobj):
     """Wrong: plain accuracy instead of the training-frequency weighting for I.D."""
-    from helpers.metrics import cell_accuracy, pattern_accuracy
-    acc = pattern_accuracy(cell_accuracy(pred, label, bg, coobj))
+    acc = _reference(pred, label, bg, coobj)
     i = float((pred == label).mean())
-    return np.array([i, acc[0, 1] - i, acc[1, 0] - i, acc[0, 0] - i])
+    return np.array([i, *(acc[1:] + acc[0] - i)])
 
 
 def check_shortcut_metrics(fn) -> bool:
     """Check ``fn(pred, label, bg, coobj) -> {'id_acc', 'bg_gap', 'coobj_gap', 'both_gap'}``."""
-    def student(*args):
-        try:
-            return _as_vector(fn(*args))
-        except TypeError:
-            raise AssertionError("return a dict with keys " + ", ".join(GAP_KEYS)) from None
+    from helpers.metrics import cell_accuracy, pattern_accuracy, shortcut_metrics
 
+    name = "shortcut metrics"
     cases = [(f"seed {s}, {n} images, background-reliant model", _metrics_case(s, n, p))
              for s, n, p in ((0, 400, 0.9), (1, 64, 0.7), (2, 1000, 0.99))]
     return check_function(
-        student, _reference, cases, "shortcut metrics", atol=1e-9,
+        fn, _reference, cases, name, atol=1e-9, convert=_as_vector,
+        forbid=(shortcut_metrics, cell_accuracy, pattern_accuracy),
         hint="a group's accuracy is the mean over the two labels of the accuracy in each "
              "(label, bg, co-object) cell; I.D. weighs the four patterns by .9025/.0475/.0475/.0025; "
              "BG gap uses the pattern where the background disagrees and the co-object agrees.",

@@ -1,6 +1,7 @@
 """Does a batched view sampler follow SimCLR's augmentation distributions? A statistical checker.
 
-Used by ``tests/test_pipeline.py`` on the sampler the training pipeline actually calls
+A test oracle (not part of the reader's package), used by ``tests/test_pipeline.py`` on the
+sampler the training pipeline actually calls
 (``SimCLRAugment.sample_params``), and shown to fail on samplers built with a wrong range.
 Every quantity is compared twice, with tolerances that follow from the sample size (a test at
 level ``alpha``), never tuned:
@@ -26,9 +27,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-# SimCLR's CIFAR augmentation (Chen et al. 2020, App. A; the book's defaults in helpers.augment)
-SIMCLR_SPEC = {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3), "p_flip": 0.5,
-               "jitter": (0.4, 0.4, 0.4, 0.1), "p_jitter": 0.8, "p_gray": 0.2}
+from helpers.augment import SIMCLR_SPEC  # SimCLR's CIFAR settings, the book's defaults
 JITTER_NAMES = ("brightness", "contrast", "saturation", "hue")
 
 Sampler = Callable[..., "object"]  # sample(batch, height, width, *, generator) -> ViewParams
