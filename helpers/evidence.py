@@ -1,0 +1,428 @@
+"""Declared claims, paired effects over seeds, computed verdicts, and the claims ledger.
+
+A chapter states each claim **before** it measures it (:class:`Claim`): what is compared, the
+direction the paper predicts, and the smallest effect that would matter. The experiment gives
+the two compared quantities per seed, paired (same seed, same network, same test set);
+:func:`paired_effect` turns them into an :class:`Evidence` (mean paired effect and its interval
+over seeds), and :func:`verdict` computes the verdict from the interval alone. The page prints
+:func:`finding` ("what we found") and :func:`reproduction_box`, never a hand-typed result.
+
+**One convention everywhere** (:data:`INTERVAL_CONVENTION`): the effect is the mean over seeds
+of the per-seed difference ``a - b``; its 95 % interval is the Student t-interval over seeds,
+``mean +/- t(0.975, n - 1) * sd / sqrt(n)`` with ``sd`` the sample standard deviation
+(``ddof=1``). Seeds are the unit of replication; test images are not resampled.
+
+Verdicts (:data:`VERDICTS`): ``supported`` when the interval excludes 0 on the predicted side,
+``contradicted`` when it excludes 0 on the other side, ``inconclusive`` otherwise (an interval
+that touches 0 is inconclusive). Separately, :func:`reaches_min_effect` says whether the mean
+effect, signed in the predicted direction, is at least the claim's smallest effect that
+matters: a claim can be *supported* yet too small to matter, or *inconclusive* with a mean
+that would matter; the finding sentence and the ledger's ``matters`` column say which.
+
+**How a chapter declares its claims.** Its experiment module (listed in
+:mod:`helpers.experiments`) defines ``CLAIMS`` and ``claim_values(payload)``, which returns the
+paired per-seed values of every declared claim, in the claim's units. Chapter 1, for example::
+
+    from helpers.evidence import Claim
+
+    CLAIMS = [Claim(id="ch1-h-beats-z", chapter="01-the-puzzle", paper="Xue2024",
+                    statement="the pre-projection layer h holds more class information than z",
+                    compared="probe accuracy at h minus at z, same network, same test set",
+                    direction=+1, min_effect=1.0, units="points")]
+
+    def claim_values(payload):
+        acc = np.asarray(payload["accuracy"])  # (n_seeds, n_layers), fractions
+        h, z = payload["layers"].index("h"), payload["layers"].index("z")
+        return {"ch1-h-beats-z": (100 * acc[:, h], 100 * acc[:, z])}  # points, paired by seed
+
+An optional ``EXPERIMENT = "name"`` names the stored result (default: the module's own name).
+``python -m helpers.evidence [--profile P] [--json]`` prints the ledger of every declared claim
+from the stored results (:func:`helpers.results.load_stored`; it never trains); a claim whose
+result is not stored is listed as ``not computed``. Used by every empirical chapter and the
+practitioner's guide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import pkgutil
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Iterable, Sequence
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+INTERVAL_CONVENTION = ("95 % t-interval over seeds: mean of the per-seed paired differences "
+                       "+/- t(0.975, n-1) x sd(ddof=1) / sqrt(n)")
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
+NOT_COMPUTED = "not computed"
+JSON_KEYS = ("chapter", "claim", "effect", "ci_low", "ci_high", "n_seeds", "verdict", "profile",
+             "data")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim, declared before it is measured.
+
+    Attributes:
+        id: unique short name, e.g. ``'ch1-h-beats-z'``.
+        chapter: the chapter's notebook name, e.g. ``'01-the-puzzle'``.
+        paper: the source's key in ``book/references.bib``, e.g. ``'Xue2024'``.
+        statement: the claim in one line.
+        compared: what the effect ``a - b`` is, e.g. ``'probe accuracy at h minus at z, same
+            network, same test set'``.
+        direction: ``+1`` if the paper predicts ``a > b``, ``-1`` if ``a < b``.
+        min_effect: the smallest effect that would matter, in ``units`` (>= 0).
+        units: the effect's units, e.g. ``'points'`` (percentage points).
+        decimals: digits printed after the point.
+
+    Raises:
+        ValueError: empty text fields, a direction other than +1/-1, a negative or non-finite
+            ``min_effect``.
+    """
+
+    id: str
+    chapter: str
+    paper: str
+    statement: str
+    compared: str
+    direction: int
+    min_effect: float
+    units: str = "points"
+    decimals: int = 1
+
+    def __post_init__(self):
+        for name in ("id", "chapter", "paper", "statement", "compared", "units"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"Claim.{name} must be a non-empty string, got {value!r}")
+        if self.direction not in (1, -1) or isinstance(self.direction, bool):
+            raise ValueError(f"claim {self.id}: direction must be +1 (a > b predicted) or -1 "
+                             f"(a < b predicted), got {self.direction!r}")
+        if not isinstance(self.min_effect, (int, float)) or isinstance(self.min_effect, bool) \
+                or not math.isfinite(self.min_effect) or self.min_effect < 0:
+            raise ValueError(f"claim {self.id}: min_effect must be a finite number >= 0 in "
+                             f"{self.units}, got {self.min_effect!r}")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A paired effect over seeds: ``differences[k] = a[k] - b[k]``; mean and t-interval."""
+
+    differences: tuple
+    effect: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.differences)
+
+
+def _per_seed(values, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iuf":  # not bools, strings, None (a NaN in a stored payload), ...
+        raise TypeError(f"{name} must be numbers, one per seed; got {values!r} (dtype "
+                        f"{arr.dtype}; None in a stored payload marks a NaN: a run failed)")
+    arr = arr.astype(float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one number per seed (shape (n_seeds,)); got shape "
+                         f"{arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} has NaN or infinite values at seeds "
+                         f"{np.flatnonzero(~np.isfinite(arr)).tolist()}: a run failed; rerun "
+                         f"it rather than dropping the seed")
+    return arr
+
+
+def paired_effect(a, b) -> Evidence:
+    """The paired effect ``a - b`` over seeds with its 95 % t-interval (:data:`INTERVAL_CONVENTION`).
+
+    Args:
+        a, b: ``(n_seeds,)`` numbers, paired by seed (seed ``k`` of ``a`` goes with seed ``k``
+            of ``b``), in the claim's units.
+
+    Raises:
+        TypeError: non-numeric input.
+        ValueError: not 1-D, lengths differ, NaN or infinite values, fewer than 2 seeds.
+    """
+    a, b = _per_seed(a, "a"), _per_seed(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must be paired by seed, but a has {a.size} seeds and b "
+                         f"{b.size}")
+    if a.size < 2:
+        raise ValueError(f"an interval over seeds needs at least 2 seeds, got {a.size}; run "
+                         f"more seeds (the cpu profile uses at least 5)")
+    diff = a - b
+    mean = float(diff.mean())
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, diff.size - 1) * diff.std(ddof=1)
+                 / math.sqrt(diff.size))
+    return Evidence(tuple(float(d) for d in diff), mean, mean - half, mean + half)
+
+
+def verdict(claim: Claim, evidence: Evidence) -> str:
+    """``'supported'``, ``'contradicted'`` or ``'inconclusive'``, from the interval alone."""
+    low, high = claim.direction * evidence.ci_low, claim.direction * evidence.ci_high
+    if min(low, high) > 0:
+        return SUPPORTED
+    if max(low, high) < 0:
+        return CONTRADICTED
+    return INCONCLUSIVE
+
+
+def reaches_min_effect(claim: Claim, evidence: Evidence) -> bool:
+    """Whether the mean effect, signed in the predicted direction, is >= ``claim.min_effect``."""
+    return claim.direction * evidence.effect >= claim.min_effect
+
+
+def _num(claim: Claim, x: float) -> str:
+    return f"{x:+.{claim.decimals}f}"
+
+
+def interval_text(claim: Claim, evidence: Evidence) -> str:
+    """``'+3.2 points (95 % CI +1.1 to +5.3, 5 seeds)'``."""
+    return (f"{_num(claim, evidence.effect)} {claim.units} (95 % CI {_num(claim, evidence.ci_low)}"
+            f" to {_num(claim, evidence.ci_high)}, {evidence.n_seeds} seeds)")
+
+
+_READING = {
+    SUPPORTED: "the interval excludes 0 on the side the paper predicts, so these runs support "
+               "the claim",
+    CONTRADICTED: "the interval excludes 0 on the side opposite to the paper's prediction, so "
+                  "these runs contradict the claim",
+    INCONCLUSIVE: "the interval includes 0, so these runs cannot tell the sign of the effect: "
+                  "inconclusive",
+}
+
+
+def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str) -> str:
+    """The "what we found" sentence, printed from the verdict; reads true for every verdict.
+
+    ``evidence=None`` (nothing stored yet) gives a sentence that says the claim is not computed.
+    """
+    where = f"profile {profile}, data {data}"
+    if evidence is None:
+        return (f"{claim.compared[0].upper()}{claim.compared[1:]}: not computed yet ({where}); "
+                f"the claim that {claim.statement} is untested here.")
+    v = verdict(claim, evidence)
+    predicted = "positive" if claim.direction > 0 else "negative"
+    if reaches_min_effect(claim, evidence):
+        size = (f"The mean effect reaches the smallest effect that would matter "
+                f"({claim.min_effect:g} {claim.units}, {predicted} predicted).")
+    else:
+        size = (f"The mean effect does not reach the smallest effect that would matter "
+                f"({claim.min_effect:g} {claim.units}, {predicted} predicted).")
+    return (f"{claim.compared[0].upper()}{claim.compared[1:]}: {interval_text(claim, evidence)}, "
+            f"{where}. The paper predicts a {predicted} effect (the claim that {claim.statement}); "
+            f"{_READING[v]}. {size}")
+
+
+def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data: str,
+                     paper_number: str | None, differences: str, markdown: bool = True) -> str:
+    """The reproduction box that ends a chapter: the paper's number, the book's, and how they differ.
+
+    Args:
+        paper_number: the paper's number with its source, as the fact sheet (PAPERS.md) lists
+            it, e.g. ``'Table 1: 72.4 % at h, 68.1 % at z (CIFAR-10, ResNet-18)'``; None when
+            the paper gives none.
+        differences: one line, "where we differ and why" (scale, data stand-in, protocol).
+        markdown: a markdown bullet list (display it with ``IPython.display.Markdown``);
+            False gives plain text.
+
+    Raises:
+        ValueError: an empty ``differences`` line.
+    """
+    if not isinstance(differences, str) or not differences.strip():
+        raise ValueError("reproduction_box needs the 'where we differ and why' line "
+                         "(scale, data stand-in, protocol)")
+    paper = paper_number if paper_number else "the paper gives no number for this comparison"
+    if evidence is None:
+        ours = f"{NOT_COMPUTED} (profile {profile}, data {data})"
+    else:
+        ours = (f"{interval_text(claim, evidence)}; profile {profile}, data {data}; "
+                f"verdict: {verdict(claim, evidence)}")
+    lines = [("Claim", f"{claim.statement} ({claim.compared})"), (f"Paper ({claim.paper})", paper),
+             ("This book", ours), ("Where we differ and why", differences.strip())]
+    if markdown:
+        return "\n".join([f"**Reproduction: {claim.id}**", ""] +
+                         [f"- **{k}**: {v}" for k, v in lines])
+    return "\n".join([f"Reproduction: {claim.id}"] + [f"  {k}: {v}" for k, v in lines])
+
+
+# ---------------------------------------------------------------- the ledger
+
+def experiment_modules() -> list[ModuleType]:
+    """The experiment modules, in the registry's order.
+
+    The registry is ``helpers.experiments.EXPERIMENTS``: a sequence whose items are modules,
+    dotted or short module names (``'puzzle'``), or objects with a ``module`` attribute (a
+    module or its name) or else a ``name`` attribute. Without it, every module of the
+    ``helpers.experiments`` package, by name.
+    """
+    import helpers.experiments as package
+
+    entries = getattr(package, "EXPERIMENTS", None)
+    if entries is None:
+        entries = sorted(m.name for m in pkgutil.iter_modules(package.__path__))
+    modules = []
+    for entry in entries:
+        target = getattr(entry, "module", None) or getattr(entry, "name", None) or entry
+        if isinstance(target, str):
+            target = importlib.import_module(target if "." in target
+                                             else f"{package.__name__}.{target}")
+        if target not in modules:
+            modules.append(target)
+    return modules
+
+
+def declared_claims(modules: Iterable[ModuleType]) -> list[tuple[ModuleType, Claim]]:
+    """Every ``(module, claim)`` the modules declare, in order.
+
+    Raises:
+        ValueError: a claim id declared twice, or ``CLAIMS`` without ``claim_values``.
+    """
+    out, seen = [], {}
+    for module in modules:
+        claims = getattr(module, "CLAIMS", ())
+        if claims and not callable(getattr(module, "claim_values", None)):
+            raise ValueError(f"{module.__name__} declares CLAIMS but no claim_values(payload)")
+        for claim in claims:
+            if not isinstance(claim, Claim):
+                raise TypeError(f"{module.__name__}.CLAIMS must hold helpers.evidence.Claim "
+                                f"objects, got {claim!r}")
+            if claim.id in seen:
+                raise ValueError(f"claim id {claim.id!r} is declared by both {seen[claim.id]} "
+                                 f"and {module.__name__}; ids must be unique")
+            seen[claim.id] = module.__name__
+            out.append((module, claim))
+    return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One ledger row: a claim and what the stored result says (``evidence`` None: not computed)."""
+
+    claim: Claim
+    evidence: Evidence | None
+    profile: str
+    data: str | None
+
+    @property
+    def verdict(self) -> str:
+        return NOT_COMPUTED if self.evidence is None else verdict(self.claim, self.evidence)
+
+    def as_json(self) -> dict:
+        """Exactly :data:`JSON_KEYS`; numbers are None when not computed."""
+        e = self.evidence
+        return {"chapter": self.claim.chapter, "claim": self.claim.id,
+                "effect": None if e is None else e.effect,
+                "ci_low": None if e is None else e.ci_low,
+                "ci_high": None if e is None else e.ci_high,
+                "n_seeds": 0 if e is None else e.n_seeds, "verdict": self.verdict,
+                "profile": self.profile, "data": self.data}
+
+
+def experiment_name(module: ModuleType) -> str:
+    return getattr(module, "EXPERIMENT", module.__name__.rsplit(".", 1)[-1])
+
+
+def collect(profile=None, modules: Sequence[ModuleType] | None = None) -> list[Row]:
+    """The ledger: one row per declared claim from the results stored for ``profile``.
+
+    Computes nothing. Rows are in chapter order, then in each module's declared order.
+
+    Raises:
+        ValueError: ``claim_values`` of a stored payload fails or returns other claims than
+            the module declares (the message names the experiment and what to do).
+    """
+    from helpers.profiles import Profile, get_profile
+    from helpers.results import load_stored
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    modules = experiment_modules() if modules is None else list(modules)
+    rows, values_of = [], {}
+    for module, claim in declared_claims(modules):
+        if module not in values_of:
+            values_of[module] = _stored_values(module, prof, load_stored)
+        stored = values_of[module]
+        if stored is None:
+            rows.append(Row(claim, None, prof.name, None))
+            continue
+        values, provenance = stored
+        try:
+            evidence = paired_effect(*values[claim.id])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"claim {claim.id} ({module.__name__}): {err}") from err
+        rows.append(Row(claim, evidence, provenance.get("profile", prof.name),
+                        provenance.get("data_source")))
+    return sorted(rows, key=lambda r: r.claim.chapter)  # stable: declared order within a chapter
+
+
+def _stored_values(module, prof, load_stored):
+    name = experiment_name(module)
+    result = load_stored(name, profile=prof)
+    if result is None:
+        return None
+    try:
+        values = dict(module.claim_values(result.payload))
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise ValueError(f"{module.__name__}.claim_values cannot read the stored result "
+                         f"{result.path} ({type(err).__name__}: {err}); it may predate a payload "
+                         f"change: recompute it with `python -m helpers.run {name}`") from err
+    declared = {c.id for c in module.CLAIMS}
+    if set(values) != declared:
+        raise ValueError(f"{module.__name__}.claim_values returned claims {sorted(values)}, but "
+                         f"the module declares {sorted(declared)}")
+    return values, result.provenance
+
+
+def table_text(rows: Sequence[Row]) -> str:
+    """The ledger as a fixed-width text table; ``matters`` is :func:`reaches_min_effect`."""
+    head = ("chapter", "claim", "effect", "ci_low", "ci_high", "n_seeds", "verdict", "profile",
+            "data", "matters")
+    body = []
+    for r in rows:
+        c, e = r.claim, r.evidence
+        nums = ("-", "-", "-") if e is None else (_num(c, e.effect), _num(c, e.ci_low),
+                                                  _num(c, e.ci_high))
+        matters = "-" if e is None else ("yes" if reaches_min_effect(c, e) else "no")
+        body.append((c.chapter, c.id, *nums, str(0 if e is None else e.n_seeds), r.verdict,
+                     r.profile, r.data or "-", matters))
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.evidence", description=(
+        "The claims ledger from the stored results (trains nothing). Effects in each claim's "
+        f"units; interval: {INTERVAL_CONVENTION}; matters: the mean effect reaches the "
+        "claim's smallest effect that would matter."))
+    ap.add_argument("--profile", help="smoke, cpu, gpu or paper (default: $BOOK_PROFILE, else "
+                                      "this machine's); a stored gpu/paper result is preferred")
+    ap.add_argument("--json", action="store_true", help="one JSON object per claim and line")
+    ap.add_argument("--module", action="append", default=None, metavar="DOTTED.NAME",
+                    help="read claims from this module instead of the registry (repeatable)")
+    args = ap.parse_args(argv)
+    modules = None if args.module is None else [importlib.import_module(m) for m in args.module]
+    rows = collect(args.profile, modules)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.as_json()))
+    else:
+        print(table_text(rows) if rows else "no claims declared")
+        print(f"\ninterval: {INTERVAL_CONVENTION}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
