@@ -349,9 +349,9 @@ def collect(profile=None, modules: Sequence[ModuleType] | None = None) -> list[R
     modules = experiment_modules() if modules is None else list(modules)
     rows, values_of = [], {}
     for module, claim in declared_claims(modules):
-        if module not in values_of:
-            values_of[module] = _stored_values(module, prof, load_stored)
-        stored = values_of[module]
+        if id(module) not in values_of:  # one load per experiment
+            values_of[id(module)] = _stored_values(module, prof, load_stored)
+        stored = values_of[id(module)]
         if stored is None:
             rows.append(Row(claim, None, prof.name, None))
             continue
@@ -425,4 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that claims built with helpers.evidence.Claim are
+    # instances of the same class (under -m this file is __main__, a second copy).
+    from helpers.evidence import main as _main
+
+    sys.exit(_main())
