@@ -143,7 +143,10 @@ def _per_seed(values, name: str) -> np.ndarray:
 
 
 def paired_effect(a, b) -> Evidence:
-    """The paired effect ``a - b`` over seeds with its 95 % t-interval (:data:`INTERVAL_CONVENTION`).
+    """The paired effect ``a - b`` over seeds, with its 95 % t-interval over seeds.
+
+    The convention everywhere (:data:`INTERVAL_CONVENTION`): mean of ``d = a - b``
+    +/- ``t(0.975, n - 1) * sd(d, ddof=1) / sqrt(n)``.
 
     Args:
         a, b: ``(n_seeds,)`` numbers, paired by seed (seed ``k`` of ``a`` goes with seed ``k``
@@ -187,8 +190,9 @@ def _num(claim: Claim, x: float) -> str:
 
 
 def interval_text(claim: Claim, evidence: Evidence) -> str:
-    """``'+3.2 points (95 % CI +1.1 to +5.3, 5 seeds)'``."""
-    return (f"{_num(claim, evidence.effect)} {claim.units} (95 % CI {_num(claim, evidence.ci_low)}"
+    """``'+3.2 points (95 % CI over seeds +1.1 to +5.3, 5 seeds)'``."""
+    return (f"{_num(claim, evidence.effect)} {claim.units} (95 % CI over seeds "
+            f"{_num(claim, evidence.ci_low)}"
             f" to {_num(claim, evidence.ci_high)}, {evidence.n_seeds} seeds)")
 
 
@@ -213,12 +217,12 @@ def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str) ->
                 f"the claim that {claim.statement} is untested here.")
     v = verdict(claim, evidence)
     predicted = "positive" if claim.direction > 0 else "negative"
+    smallest = f"{_num(claim, claim.direction * claim.min_effect)} {claim.units}"
     if reaches_min_effect(claim, evidence):
-        size = (f"The mean effect reaches the smallest effect that would matter "
-                f"({claim.min_effect:g} {claim.units}, {predicted} predicted).")
+        size = f"The mean effect is at least the smallest effect that would matter ({smallest})."
     else:
-        size = (f"The mean effect does not reach the smallest effect that would matter "
-                f"({claim.min_effect:g} {claim.units}, {predicted} predicted).")
+        size = (f"The mean effect is short of the smallest effect that would matter "
+                f"({smallest}).")
     return (f"{claim.compared[0].upper()}{claim.compared[1:]}: {interval_text(claim, evidence)}, "
             f"{where}. The paper predicts a {predicted} effect (the claim that {claim.statement}); "
             f"{_READING[v]}. {size}")
@@ -226,7 +230,7 @@ def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str) ->
 
 def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data: str,
                      paper_number: str | None, differences: str, markdown: bool = True) -> str:
-    """The reproduction box that ends a chapter: the paper's number, the book's, and how they differ.
+    """The reproduction box that ends a chapter: the paper's number, the book's, how they differ.
 
     Args:
         paper_number: the paper's number with its source, as the fact sheet (PAPERS.md) lists

@@ -184,14 +184,14 @@ def test_finding_sentence_follows_the_verdict(expected):
     text = ev.finding(H_BEATS_Z, e, "cpu", "shapes")
     assert text.startswith("Probe accuracy at h minus at z, same network, same test set: ")
     assert f"{e.effect:+.1f} points" in text
-    assert f"95 % CI {e.ci_low:+.1f} to {e.ci_high:+.1f}, 5 seeds" in text
+    assert f"95 % CI over seeds {e.ci_low:+.1f} to {e.ci_high:+.1f}, 5 seeds" in text
     assert "profile cpu, data shapes" in text
     assert VERDICT_WORDS[expected] in text
     for other, words in VERDICT_WORDS.items():  # never two verdicts in one sentence
         if other != expected:
             assert words not in text
-    reaches = "reaches" if ev.reaches_min_effect(H_BEATS_Z, e) else "does not reach"
-    assert f"mean effect {reaches} the smallest effect that would matter (1 points" in text
+    reaches = "is at least" if ev.reaches_min_effect(H_BEATS_Z, e) else "is short of"
+    assert f"mean effect {reaches} the smallest effect that would matter (+1.0 points)" in text
 
 
 def test_finding_when_not_computed():
@@ -207,8 +207,8 @@ def test_reproduction_box():
                               "a width-8 ResNet-18 on 2,048 procedural shapes, 30 epochs")
     assert box.startswith("**Reproduction: ch1-h-beats-z**")
     assert "- **Paper (Xue2024)**: Table 1: 70.1 % at h, 66.0 % at z (CIFAR-10)" in box
-    assert "- **This book**: +3.0 points (95 % CI +1.0 to +5.0, 5 seeds); profile cpu, " \
-           "data shapes; verdict: supported" in box
+    assert ("- **This book**: +3.0 points (95 % CI over seeds +1.0 to +5.0, 5 seeds); "
+            "profile cpu, data shapes; verdict: supported") in box
     assert "- **Where we differ and why**: a width-8 ResNet-18" in box
     plain = ev.reproduction_box(H_BEATS_Z, e, "cpu", "shapes", None, "scale", markdown=False)
     assert "**" not in plain and "the paper gives no number" in plain
