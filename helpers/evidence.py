@@ -82,6 +82,7 @@ class Claim:
         min_effect: the smallest effect that would matter, in ``units`` (>= 0).
         units: the effect's units, e.g. ``'points'`` (percentage points).
         decimals: digits printed after the point.
+        figure: the MyST label of the figure that shows it (for the ledger's link), or "".
 
     Raises:
         ValueError: empty text fields, a direction other than +1/-1, a negative or non-finite
@@ -97,6 +98,7 @@ class Claim:
     min_effect: float
     units: str = "points"
     decimals: int = 1
+    figure: str = ""
 
     def __post_init__(self):
         for name in ("id", "chapter", "paper", "statement", "compared", "units"):
@@ -351,40 +353,67 @@ def collect(profile=None, modules: Sequence[ModuleType] | None = None) -> list[R
 
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     modules = experiment_modules() if modules is None else list(modules)
-    rows, values_of = [], {}
+    rows, stored = [], {}
     for module, claim in declared_claims(modules):
-        if id(module) not in values_of:  # one load per experiment
-            values_of[id(module)] = _stored_values(module, prof, load_stored)
-        stored = values_of[id(module)]
-        if stored is None:
+        if id(module) not in stored:  # one load per experiment
+            result = load_stored(experiment_name(module), profile=prof)
+            stored[id(module)] = None if result is None else (
+                evaluate(module, result.payload, where=result.path), result.provenance)
+        if stored[id(module)] is None:
             rows.append(Row(claim, None, prof.name, None))
             continue
-        values, provenance = stored
-        try:
-            evidence = paired_effect(*values[claim.id])
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"claim {claim.id} ({module.__name__}): {err}") from err
-        rows.append(Row(claim, evidence, provenance.get("profile", prof.name),
+        found, provenance = stored[id(module)]
+        rows.append(Row(claim, found[claim.id], provenance.get("profile", prof.name),
                         provenance.get("data_source")))
     return sorted(rows, key=lambda r: r.claim.chapter)  # stable: declared order within a chapter
 
 
-def _stored_values(module, prof, load_stored):
+def evaluate(module, payload: dict, where=None) -> dict[str, Evidence]:
+    """``{claim id: Evidence}`` for every claim ``module`` declares, from one of its payloads.
+
+    A chapter calls it on the result it just loaded or computed, then prints :func:`finding`.
+
+    Raises:
+        ValueError: ``module.claim_values(payload)`` fails (a payload older than the code), or
+            returns other claims than ``module.CLAIMS``; a claim's values are not valid
+            per-seed pairs (:func:`paired_effect`; the message names the claim).
+    """
     name = experiment_name(module)
-    result = load_stored(name, profile=prof)
-    if result is None:
-        return None
+    where = where or f"payload of {name}"
     try:
-        values = dict(module.claim_values(result.payload))
+        values = dict(module.claim_values(payload))
     except (KeyError, IndexError, TypeError, ValueError) as err:
         raise ValueError(f"{module.__name__}.claim_values cannot read the stored result "
-                         f"{result.path} ({type(err).__name__}: {err}); it may predate a payload "
+                         f"{where} ({type(err).__name__}: {err}); it may predate a payload "
                          f"change: recompute it with `python -m helpers.run {name}`") from err
-    declared = {c.id for c in module.CLAIMS}
-    if set(values) != declared:
+    declared = [c.id for c in module.CLAIMS]
+    if set(values) != set(declared):
         raise ValueError(f"{module.__name__}.claim_values returned claims {sorted(values)}, but "
                          f"the module declares {sorted(declared)}")
-    return values, result.provenance
+    out = {}
+    for claim_id in declared:
+        try:
+            out[claim_id] = paired_effect(*values[claim_id])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"claim {claim_id} ({module.__name__}, {where}): {err}") from err
+    return out
+
+
+def combined_verdict(verdicts: Iterable[str]) -> str:
+    """One status for advice that rests on several claims: ``supported`` only if all are.
+
+    Otherwise the first of ``contradicted``, ``inconclusive``, ``not computed`` present; an
+    empty list is ``not computed``.
+    """
+    verdicts = list(verdicts)
+    unknown = set(verdicts) - {*VERDICTS, NOT_COMPUTED}
+    if unknown:
+        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected {VERDICTS} or "
+                         f"{NOT_COMPUTED!r}")
+    for worst in (CONTRADICTED, INCONCLUSIVE, NOT_COMPUTED):
+        if worst in verdicts:
+            return worst
+    return SUPPORTED if verdicts else NOT_COMPUTED
 
 
 def table_text(rows: Sequence[Row]) -> str:
@@ -404,6 +433,28 @@ def table_text(rows: Sequence[Row]) -> str:
              for row in [head, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def table_markdown(rows: Sequence[Row], link=None) -> str:
+    """The ledger as a markdown table, with the figure of each claim (``link(label)`` -> text).
+
+    ``link`` defaults to the bare label; the guide passes its own (a MyST ``{ref}``).
+    """
+    link = link or (lambda label: f"`{label}`")
+    out = ["| chapter | claim | compared | effect (95 % CI over seeds) | seeds | verdict | "
+           "reaches the smallest effect that matters | profile, data | figure |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        c, e = r.claim, r.evidence
+        effect = "-" if e is None else (f"{_num(c, e.effect)} {c.units} "
+                                        f"({_num(c, e.ci_low)} to {_num(c, e.ci_high)})")
+        matters = "-" if e is None else ("yes" if reaches_min_effect(c, e) else "no")
+        where = f"{r.profile}, {r.data}" if r.data else r.profile
+        out.append(f"| {c.chapter} | {c.statement} | {c.compared} | {effect} | "
+                   f"{0 if e is None else e.n_seeds} | **{r.verdict}** | {matters} "
+                   f"(>= {c.min_effect:g} {c.units}) | {where} | "
+                   f"{link(c.figure) if c.figure else '-'} |")
+    return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

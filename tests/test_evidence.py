@@ -346,3 +346,47 @@ def test_empty_results_folder_lists_every_declared_claim_as_not_computed(tmp_pat
     rows = ev.collect("cpu")
     assert len(rows) == len(ev.declared_claims(ev.experiment_modules()))
     assert all(r.verdict == "not computed" for r in rows)
+
+
+def test_evaluate_a_payload_the_chapter_holds():
+    import importlib.util
+
+    spec = importlib.util.spec_from_loader("example_claims", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    exec(FAKE_MODULE, module.__dict__)
+    found = ev.evaluate(module, FAKE_PAYLOAD)
+    assert list(found) == ["ch1-h-beats-z"]
+    assert found["ch1-h-beats-z"].effect == pytest.approx(3.0)
+    one_seed = {"layers": ["h", "z"], "accuracy": [[0.5, 0.4]]}
+    with pytest.raises(ValueError, match="claim ch1-h-beats-z .*at least 2 seeds"):
+        ev.evaluate(module, one_seed)
+
+
+@pytest.mark.parametrize("verdicts, expected", [
+    (["supported", "supported"], "supported"),
+    (["supported", "inconclusive"], "inconclusive"),
+    (["inconclusive", "contradicted", "supported"], "contradicted"),
+    (["supported", "not computed"], "not computed"),
+    (["not computed", "inconclusive"], "inconclusive"),
+    ([], "not computed"),
+])
+def test_combined_verdict(verdicts, expected):
+    assert ev.combined_verdict(verdicts) == expected
+
+
+def test_combined_verdict_refuses_unknown_words():
+    with pytest.raises(ValueError, match="unknown verdicts"):
+        ev.combined_verdict(["supported", "clear"])
+
+
+def test_table_markdown():
+    claim = Claim(**{**H_BEATS_Z.__dict__, "figure": "ch01-fig-layers"})
+    rows = [ev.Row(claim, paired_effect(*CASES["contradicted"]), "cpu", "shapes"),
+            ev.Row(claim, None, "cpu", None)]
+    text = ev.table_markdown(rows, link=lambda label: f"[fig]({label})")
+    lines = text.splitlines()
+    assert len(lines) == 4 and all(x.count("|") == lines[0].count("|") for x in lines)
+    assert "| -2.4 points (-2.9 to -1.9) | 5 | **contradicted** | no (>= 1 points) | cpu, shapes " \
+           "| [fig](ch01-fig-layers) |" in lines[2]
+    assert ("| - | 0 | **not computed** | - (>= 1 points) | cpu | [fig](ch01-fig-layers) |"
+            in lines[3])
