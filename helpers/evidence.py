@@ -19,8 +19,8 @@ effect, signed in the predicted direction, is at least the claim's smallest effe
 matters: a claim can be *supported* yet too small to matter, or *inconclusive* with a mean
 that would matter; the finding sentence and the ledger's ``matters`` column say which.
 
-**How a chapter declares its claims.** Its experiment module (listed in
-:mod:`helpers.experiments`) defines ``CLAIMS`` and ``claim_values(payload)``, which returns the
+**How a chapter declares its claims.** Its experiment module (registered in
+``helpers.experiments.EXPERIMENTS``; :func:`experiment_sources`) defines ``CLAIMS`` and ``claim_values(payload)``, which returns the
 paired per-seed values of every declared claim, in the claim's units. Chapter 1, for example::
 
     from helpers.evidence import Claim
@@ -264,27 +264,54 @@ def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data
 
 # ---------------------------------------------------------------- the ledger
 
-def experiment_modules() -> list[ModuleType]:
-    """The experiment modules, in the registry's order.
+@dataclass(frozen=True)
+class Source:
+    """Where a module's claims are read: the stored result ``name`` (seed ``seed``)."""
 
-    The registry is ``helpers.experiments.EXPERIMENTS``: a sequence whose items are modules,
-    dotted or short module names (``'puzzle'``), or objects with a ``module`` attribute (a
-    module or its name) or else a ``name`` attribute. Without it, every module of the
-    ``helpers.experiments`` package, by name.
+    name: str
+    module: ModuleType
+    seed: int = 0
+
+
+def experiment_sources() -> list[Source]:
+    """Every registered experiment with its module, in the registry's order.
+
+    The registry is ``helpers.experiments.EXPERIMENTS``: a sequence whose items are objects
+    with ``name`` (the stored result's name), ``module`` (a dotted name, ``'pkg.mod:run'``
+    allowed, or the module) and optionally ``seed``; plain dotted or short module names
+    (``'puzzle'``) or modules also do. A registered module that does not exist yet is skipped.
+    Without ``EXPERIMENTS``: every module of the ``helpers.experiments`` package, by name.
+    A module's own ``EXPERIMENT = "name"`` names its result when the entry does not.
     """
     import helpers.experiments as package
 
     entries = getattr(package, "EXPERIMENTS", None)
     if entries is None:
         entries = sorted(m.name for m in pkgutil.iter_modules(package.__path__))
-    modules = []
+    sources = []
     for entry in entries:
-        target = getattr(entry, "module", None) or getattr(entry, "name", None) or entry
+        target = getattr(entry, "module", None) or entry
         if isinstance(target, str):
-            target = importlib.import_module(target if "." in target
-                                             else f"{package.__name__}.{target}")
-        if target not in modules:
-            modules.append(target)
+            dotted = target.split(":")[0]
+            dotted = dotted if "." in dotted else f"{package.__name__}.{dotted}"
+            try:
+                target = importlib.import_module(dotted)
+            except ModuleNotFoundError as err:
+                if err.name != dotted:  # the module exists but one of its imports does not
+                    raise
+                continue  # a chapter in progress: listed in the registry, not written yet
+        name = getattr(entry, "name", None) if not isinstance(entry, (str, ModuleType)) else None
+        sources.append(Source(name or experiment_name(target), target,
+                              int(getattr(entry, "seed", 0) or 0)))
+    return sources
+
+
+def experiment_modules() -> list[ModuleType]:
+    """The registered experiment modules, in order (:func:`experiment_sources`)."""
+    modules = []
+    for source in experiment_sources():
+        if source.module not in modules:
+            modules.append(source.module)
     return modules
 
 
@@ -336,6 +363,7 @@ class Row:
 
 
 def experiment_name(module: ModuleType) -> str:
+    """The stored result a module's claims are read from: its ``EXPERIMENT``, else its name."""
     return getattr(module, "EXPERIMENT", module.__name__.rsplit(".", 1)[-1])
 
 
@@ -352,19 +380,22 @@ def collect(profile=None, modules: Sequence[ModuleType] | None = None) -> list[R
     from helpers.results import load_stored
 
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    modules = experiment_modules() if modules is None else list(modules)
-    rows, stored = [], {}
-    for module, claim in declared_claims(modules):
-        if id(module) not in stored:  # one load per experiment
-            result = load_stored(experiment_name(module), profile=prof)
-            stored[id(module)] = None if result is None else (
-                evaluate(module, result.payload, where=result.path), result.provenance)
-        if stored[id(module)] is None:
-            rows.append(Row(claim, None, prof.name, None))
+    sources = (experiment_sources() if modules is None else
+               [Source(experiment_name(m), m, int(getattr(m, "SEED", 0))) for m in modules])
+    declared_claims(s.module for s in sources)  # checks: unique ids, claim_values present
+    rows = []
+    for source in sources:
+        claims = list(getattr(source.module, "CLAIMS", ()))
+        if not claims:
             continue
-        found, provenance = stored[id(module)]
-        rows.append(Row(claim, found[claim.id], provenance.get("profile", prof.name),
-                        provenance.get("data_source")))
+        result = load_stored(source.name, profile=prof, seed=source.seed)
+        if result is None:
+            rows += [Row(claim, None, prof.name, None) for claim in claims]
+            continue
+        found = evaluate(source.module, result.payload, where=result.path)
+        prov = result.provenance
+        rows += [Row(claim, found[claim.id], prov.get("profile", prof.name),
+                     prov.get("data_source")) for claim in claims]
     return sorted(rows, key=lambda r: r.claim.chapter)  # stable: declared order within a chapter
 
 
@@ -458,11 +489,13 @@ def table_markdown(rows: Sequence[Row], link=None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from helpers.profiles import PROFILE_NAMES
+
     ap = argparse.ArgumentParser(prog="python -m helpers.evidence", description=(
         "The claims ledger from the stored results (trains nothing). Effects in each claim's "
         f"units; interval: {INTERVAL_CONVENTION}; matters: the mean effect reaches the "
         "claim's smallest effect that would matter."))
-    ap.add_argument("--profile", help="smoke, cpu, gpu or paper (default: $BOOK_PROFILE, else "
+    ap.add_argument("--profile", choices=PROFILE_NAMES, help="smoke, cpu, gpu or paper (default: $BOOK_PROFILE, else "
                                       "this machine's); a stored gpu/paper result is preferred")
     ap.add_argument("--json", action="store_true", help="one JSON object per claim and line")
     ap.add_argument("--module", action="append", default=None, metavar="DOTTED.NAME",

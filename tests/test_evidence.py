@@ -322,12 +322,26 @@ def test_duplicate_claim_ids_are_refused():
 def test_registry_list_is_honoured(monkeypatch):
     import helpers.experiments as package
 
-    monkeypatch.setattr(package, "EXPERIMENTS", [
-        "puzzle", SimpleNamespace(name="nonlinear"),
-        SimpleNamespace(module="helpers.experiments.digit_overlay"), "puzzle"], raising=False)
-    names = [m.__name__ for m in ev.experiment_modules()]
-    assert names == ["helpers.experiments.puzzle", "helpers.experiments.nonlinear",
-                     "helpers.experiments.digit_overlay"]
+    entry = lambda name, module, seed=0: SimpleNamespace(name=name, module=module, seed=seed)
+    monkeypatch.setattr(package, "EXPERIMENTS", (
+        entry("puzzle", "helpers.experiments.puzzle"),
+        entry("chapter_in_progress", "helpers.experiments.not_written_yet"),
+        entry("nonlinear", "helpers.experiments.nonlinear:run", seed=3),
+        "digit_overlay"), raising=False)
+    sources = ev.experiment_sources()
+    assert [(s.name, s.module.__name__, s.seed) for s in sources] == [
+        ("puzzle", "helpers.experiments.puzzle", 0),
+        ("nonlinear", "helpers.experiments.nonlinear", 3),
+        ("digit_overlay", "helpers.experiments.digit_overlay", 0)]
+    assert [m.__name__ for m in ev.experiment_modules()] == [s.module.__name__ for s in sources]
+
+
+def test_without_a_registry_list_every_experiment_module_is_read(monkeypatch):
+    import helpers.experiments as package
+
+    monkeypatch.delattr(package, "EXPERIMENTS", raising=False)
+    names = [s.name for s in ev.experiment_sources()]
+    assert {"puzzle", "digit_overlay", "reweighting"} <= set(names)
 
 
 def test_declared_claims_of_the_book_are_well_formed():
