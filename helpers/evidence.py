@@ -20,8 +20,9 @@ matters: a claim can be *supported* yet too small to matter, or *inconclusive* w
 that would matter; the finding sentence and the ledger's ``matters`` column say which.
 
 **How a chapter declares its claims.** Its experiment module (registered in
-``helpers.experiments.EXPERIMENTS``; :func:`experiment_sources`) defines ``CLAIMS`` and ``claim_values(payload)``, which returns the
-paired per-seed values of every declared claim, in the claim's units. Chapter 1, for example::
+``helpers.experiments.EXPERIMENTS``; :func:`experiment_sources`) defines ``CLAIMS`` and
+``claim_values(payload)``, which returns the paired per-seed values of every declared claim, in
+the claim's units. Chapter 1, for example::
 
     from helpers.evidence import Claim
 
@@ -35,11 +36,14 @@ paired per-seed values of every declared claim, in the claim's units. Chapter 1,
         h, z = payload["layers"].index("h"), payload["layers"].index("z")
         return {"ch1-h-beats-z": (100 * acc[:, h], 100 * acc[:, z])}  # points, paired by seed
 
-An optional ``EXPERIMENT = "name"`` names the stored result (default: the module's own name).
-``python -m helpers.evidence [--profile P] [--json]`` prints the ledger of every declared claim
-from the stored results (:func:`helpers.results.load_stored`; it never trains); a claim whose
-result is not stored is listed as ``not computed``. Used by every empirical chapter and the
-practitioner's guide.
+The chapter then prints its findings from the result it loaded (:func:`module_rows`, then
+:func:`finding` and :func:`reproduction_box`). The registry entry's ``name`` and ``seed`` say
+which stored result the claims are read from (without an entry: the module's ``EXPERIMENT``,
+else its own name, seed 0). ``python -m helpers.evidence [--profile P] [--json]`` prints the
+ledger of every declared claim from the stored results (:func:`helpers.results.load_stored`;
+it never trains); a claim whose result is not stored is listed as ``not computed``, one whose
+result has a single seed (smoke) as ``too few seeds``. Used by every empirical chapter and
+the practitioner's guide.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ INTERVAL_CONVENTION = ("95 % t-interval over seeds: mean of the per-seed paired 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 NOT_COMPUTED = "not computed"
+TOO_FEW_SEEDS = "too few seeds"  # the ledger's status for a stored result of one seed (smoke)
 JSON_KEYS = ("chapter", "claim", "effect", "ci_low", "ci_high", "n_seeds", "verdict", "profile",
              "data")
 
@@ -114,6 +119,14 @@ class Claim:
                              f"{self.units}, got {self.min_effect!r}")
 
 
+class TooFewSeedsError(ValueError):
+    """Fewer than 2 seeds: no interval over seeds exists."""
+
+    def __init__(self, message: str, n_seeds: int):
+        super().__init__(message)
+        self.n_seeds = n_seeds
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A paired effect over seeds: ``differences[k] = a[k] - b[k]``; mean and t-interval."""
@@ -156,15 +169,16 @@ def paired_effect(a, b) -> Evidence:
 
     Raises:
         TypeError: non-numeric input.
-        ValueError: not 1-D, lengths differ, NaN or infinite values, fewer than 2 seeds.
+        ValueError: not 1-D, lengths differ, NaN or infinite values.
+        TooFewSeedsError: (a ValueError) fewer than 2 seeds.
     """
     a, b = _per_seed(a, "a"), _per_seed(b, "b")
     if a.shape != b.shape:
         raise ValueError(f"a and b must be paired by seed, but a has {a.size} seeds and b "
                          f"{b.size}")
     if a.size < 2:
-        raise ValueError(f"an interval over seeds needs at least 2 seeds, got {a.size}; run "
-                         f"more seeds (the cpu profile uses at least 5)")
+        raise TooFewSeedsError(f"an interval over seeds needs at least 2 seeds, got {a.size}; "
+                               f"run more seeds (the cpu profile uses at least 5)", a.size)
     diff = a - b
     mean = float(diff.mean())
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, diff.size - 1) * diff.std(ddof=1)
@@ -208,15 +222,22 @@ _READING = {
 }
 
 
-def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str) -> str:
+def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str | None,
+            n_seeds: int = 0) -> str:
     """The "what we found" sentence, printed from the verdict; reads true for every verdict.
 
-    ``evidence=None`` (nothing stored yet) gives a sentence that says the claim is not computed.
+    ``evidence=None``: not computed yet, or, with ``n_seeds`` 1, measured on one seed only
+    (no interval, no verdict); the sentence says which.
     """
     where = f"profile {profile}, data {data}"
+    compared = f"{claim.compared[0].upper()}{claim.compared[1:]}"
+    if evidence is None and n_seeds:
+        return (f"{compared}: measured on {n_seeds} seed only ({where}), so there is no "
+                f"interval over seeds and no verdict; the claim that {claim.statement} is "
+                f"untested here.")
     if evidence is None:
-        return (f"{claim.compared[0].upper()}{claim.compared[1:]}: not computed yet ({where}); "
-                f"the claim that {claim.statement} is untested here.")
+        return (f"{compared}: not computed yet ({where}); the claim that {claim.statement} is "
+                f"untested here.")
     v = verdict(claim, evidence)
     predicted = "positive" if claim.direction > 0 else "negative"
     smallest = f"{_num(claim, claim.direction * claim.min_effect)} {claim.units}"
@@ -225,13 +246,14 @@ def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str) ->
     else:
         size = (f"The mean effect is short of the smallest effect that would matter "
                 f"({smallest}).")
-    return (f"{claim.compared[0].upper()}{claim.compared[1:]}: {interval_text(claim, evidence)}, "
+    return (f"{compared}: {interval_text(claim, evidence)}, "
             f"{where}. The paper predicts a {predicted} effect (the claim that {claim.statement}); "
             f"{_READING[v]}. {size}")
 
 
-def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data: str,
-                     paper_number: str | None, differences: str, markdown: bool = True) -> str:
+def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data: str | None,
+                     paper_number: str | None, differences: str, markdown: bool = True,
+                     n_seeds: int = 0) -> str:
     """The reproduction box that ends a chapter: the paper's number, the book's, how they differ.
 
     Args:
@@ -241,6 +263,7 @@ def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data
         differences: one line, "where we differ and why" (scale, data stand-in, protocol).
         markdown: a markdown bullet list (display it with ``IPython.display.Markdown``);
             False gives plain text.
+        n_seeds: with ``evidence=None``, the seeds of a result too small for an interval.
 
     Raises:
         ValueError: an empty ``differences`` line.
@@ -250,7 +273,8 @@ def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data
                          "(scale, data stand-in, protocol)")
     paper = paper_number if paper_number else "the paper gives no number for this comparison"
     if evidence is None:
-        ours = f"{NOT_COMPUTED} (profile {profile}, data {data})"
+        status = f"{TOO_FEW_SEEDS} ({n_seeds})" if n_seeds else NOT_COMPUTED
+        ours = f"{status}, no verdict (profile {profile}, data {data})"
     else:
         ours = (f"{interval_text(claim, evidence)}; profile {profile}, data {data}; "
                 f"verdict: {verdict(claim, evidence)}")
@@ -340,16 +364,26 @@ def declared_claims(modules: Iterable[ModuleType]) -> list[tuple[ModuleType, Cla
 
 @dataclass(frozen=True)
 class Row:
-    """One ledger row: a claim and what the stored result says (``evidence`` None: not computed)."""
+    """One ledger row: a claim and what the stored result says.
+
+    ``evidence`` None: ``status`` says why (:data:`NOT_COMPUTED`, or :data:`TOO_FEW_SEEDS`
+    with the stored result's ``seeds``).
+    """
 
     claim: Claim
     evidence: Evidence | None
     profile: str
     data: str | None
+    status: str = NOT_COMPUTED
+    seeds: int = 0
 
     @property
     def verdict(self) -> str:
-        return NOT_COMPUTED if self.evidence is None else verdict(self.claim, self.evidence)
+        return self.status if self.evidence is None else verdict(self.claim, self.evidence)
+
+    @property
+    def n_seeds(self) -> int:
+        return self.seeds if self.evidence is None else self.evidence.n_seeds
 
     def as_json(self) -> dict:
         """Exactly :data:`JSON_KEYS`; numbers are None when not computed."""
@@ -358,7 +392,7 @@ class Row:
                 "effect": None if e is None else e.effect,
                 "ci_low": None if e is None else e.ci_low,
                 "ci_high": None if e is None else e.ci_high,
-                "n_seeds": 0 if e is None else e.n_seeds, "verdict": self.verdict,
+                "n_seeds": self.n_seeds, "verdict": self.verdict,
                 "profile": self.profile, "data": self.data}
 
 
@@ -392,11 +426,32 @@ def collect(profile=None, modules: Sequence[ModuleType] | None = None) -> list[R
         if result is None:
             rows += [Row(claim, None, prof.name, None) for claim in claims]
             continue
-        found = evaluate(source.module, result.payload, where=result.path)
-        prov = result.provenance
-        rows += [Row(claim, found[claim.id], prov.get("profile", prof.name),
-                     prov.get("data_source")) for claim in claims]
+        rows += module_rows(source.module, result.payload, result.provenance, where=result.path)
     return sorted(rows, key=lambda r: r.claim.chapter)  # stable: declared order within a chapter
+
+
+def module_rows(module, payload: dict, provenance: dict, where=None) -> list[Row]:
+    """The ledger rows of one module's claims from one of its results (payload, provenance).
+
+    A claim measured on fewer than 2 seeds (a one-seed smoke run) gets a row with status
+    :data:`TOO_FEW_SEEDS` instead of a verdict. A chapter prints its findings from these::
+
+        for row in evidence.module_rows(puzzle, result.payload, result.provenance):
+            print(evidence.finding(row.claim, row.evidence, row.profile, row.data, row.n_seeds))
+
+    Raises:
+        ValueError: as :func:`evaluate`, except for too few seeds.
+    """
+    where = where or f"payload of {experiment_name(module)}"
+    values = _claim_values(module, payload, where)
+    profile, data = provenance.get("profile", "?"), provenance.get("data_source")
+    rows = []
+    for claim in module.CLAIMS:
+        try:
+            rows.append(Row(claim, _effect(module, claim.id, values, where), profile, data))
+        except TooFewSeedsError as err:  # shown, not graded
+            rows.append(Row(claim, None, profile, data, status=TOO_FEW_SEEDS, seeds=err.n_seeds))
+    return rows
 
 
 def evaluate(module, payload: dict, where=None) -> dict[str, Evidence]:
@@ -409,39 +464,48 @@ def evaluate(module, payload: dict, where=None) -> dict[str, Evidence]:
             returns other claims than ``module.CLAIMS``; a claim's values are not valid
             per-seed pairs (:func:`paired_effect`; the message names the claim).
     """
-    name = experiment_name(module)
-    where = where or f"payload of {name}"
+    where = where or f"payload of {experiment_name(module)}"
+    values = _claim_values(module, payload, where)
+    return {c.id: _effect(module, c.id, values, where) for c in module.CLAIMS}
+
+
+def _claim_values(module, payload, where) -> dict:
     try:
         values = dict(module.claim_values(payload))
     except (KeyError, IndexError, TypeError, ValueError) as err:
         raise ValueError(f"{module.__name__}.claim_values cannot read the stored result "
                          f"{where} ({type(err).__name__}: {err}); it may predate a payload "
-                         f"change: recompute it with `python -m helpers.run {name}`") from err
+                         f"change: recompute it with `python -m helpers.run "
+                         f"{experiment_name(module)}`") from err
     declared = [c.id for c in module.CLAIMS]
     if set(values) != set(declared):
         raise ValueError(f"{module.__name__}.claim_values returned claims {sorted(values)}, but "
                          f"the module declares {sorted(declared)}")
-    out = {}
-    for claim_id in declared:
-        try:
-            out[claim_id] = paired_effect(*values[claim_id])
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"claim {claim_id} ({module.__name__}, {where}): {err}") from err
-    return out
+    return values
+
+
+def _effect(module, claim_id, values, where) -> Evidence:
+    try:
+        return paired_effect(*values[claim_id])
+    except TooFewSeedsError as err:
+        raise TooFewSeedsError(f"claim {claim_id} ({module.__name__}, {where}): {err}",
+                               err.n_seeds) from err
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"claim {claim_id} ({module.__name__}, {where}): {err}") from err
 
 
 def combined_verdict(verdicts: Iterable[str]) -> str:
     """One status for advice that rests on several claims: ``supported`` only if all are.
 
-    Otherwise the first of ``contradicted``, ``inconclusive``, ``not computed`` present; an
-    empty list is ``not computed``.
+    Otherwise the first of ``contradicted``, ``inconclusive``, ``too few seeds``,
+    ``not computed`` present; an empty list is ``not computed``.
     """
     verdicts = list(verdicts)
-    unknown = set(verdicts) - {*VERDICTS, NOT_COMPUTED}
+    unknown = set(verdicts) - {*VERDICTS, TOO_FEW_SEEDS, NOT_COMPUTED}
     if unknown:
-        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected {VERDICTS} or "
-                         f"{NOT_COMPUTED!r}")
-    for worst in (CONTRADICTED, INCONCLUSIVE, NOT_COMPUTED):
+        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected one of {VERDICTS}, "
+                         f"{TOO_FEW_SEEDS!r}, {NOT_COMPUTED!r}")
+    for worst in (CONTRADICTED, INCONCLUSIVE, TOO_FEW_SEEDS, NOT_COMPUTED):
         if worst in verdicts:
             return worst
     return SUPPORTED if verdicts else NOT_COMPUTED
@@ -457,7 +521,7 @@ def table_text(rows: Sequence[Row]) -> str:
         nums = ("-", "-", "-") if e is None else (_num(c, e.effect), _num(c, e.ci_low),
                                                   _num(c, e.ci_high))
         matters = "-" if e is None else ("yes" if reaches_min_effect(c, e) else "no")
-        body.append((c.chapter, c.id, *nums, str(0 if e is None else e.n_seeds), r.verdict,
+        body.append((c.chapter, c.id, *nums, str(r.n_seeds), r.verdict,
                      r.profile, r.data or "-", matters))
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
@@ -482,7 +546,7 @@ def table_markdown(rows: Sequence[Row], link=None) -> str:
         matters = "-" if e is None else ("yes" if reaches_min_effect(c, e) else "no")
         where = f"{r.profile}, {r.data}" if r.data else r.profile
         out.append(f"| {c.chapter} | {c.statement} | {c.compared} | {effect} | "
-                   f"{0 if e is None else e.n_seeds} | **{r.verdict}** | {matters} "
+                   f"{r.n_seeds} | **{r.verdict}** | {matters} "
                    f"(>= {c.min_effect:g} {c.units}) | {where} | "
                    f"{link(c.figure) if c.figure else '-'} |")
     return "\n".join(out)
@@ -495,8 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "The claims ledger from the stored results (trains nothing). Effects in each claim's "
         f"units; interval: {INTERVAL_CONVENTION}; matters: the mean effect reaches the "
         "claim's smallest effect that would matter."))
-    ap.add_argument("--profile", choices=PROFILE_NAMES, help="smoke, cpu, gpu or paper (default: $BOOK_PROFILE, else "
-                                      "this machine's); a stored gpu/paper result is preferred")
+    ap.add_argument("--profile", choices=PROFILE_NAMES, help=(
+        "default: $BOOK_PROFILE, else this machine's; a stored gpu/paper result is preferred"))
     ap.add_argument("--json", action="store_true", help="one JSON object per claim and line")
     ap.add_argument("--module", action="append", default=None, metavar="DOTTED.NAME",
                     help="read claims from this module instead of the registry (repeatable)")

@@ -308,8 +308,29 @@ def test_extractor_must_return_exactly_the_declared_claims(stored):
 
 
 def test_bad_stored_values_name_the_claim(stored):
-    with pytest.raises(ValueError, match="claim ch1-h-beats-z .*at least 2 seeds"):
-        ev.collect("cpu", [fake_module(lambda p: {"ch1-h-beats-z": ([1.0], [0.0])})])
+    bad = {"ch1-h-beats-z": ([1.0, float("nan")], [0.0, 0.0])}
+    with pytest.raises(ValueError, match="claim ch1-h-beats-z .*NaN"):
+        ev.collect("cpu", [fake_module(lambda p: bad)])
+
+
+def test_one_seed_is_shown_but_not_graded(stored, capsys):
+    one = fake_module(lambda p: {"ch1-h-beats-z": ([51.0], [50.0])})
+    (row,) = ev.collect("cpu", [one])
+    assert (row.verdict, row.n_seeds, row.evidence) == ("too few seeds", 1, None)
+    assert row.as_json()["n_seeds"] == 1 and row.as_json()["effect"] is None
+    text = ev.finding(row.claim, row.evidence, row.profile, row.data, row.n_seeds)
+    assert "measured on 1 seed only (profile cpu, data shapes)" in text and "no verdict" in text
+    assert "too few seeds (1), no verdict" in ev.reproduction_box(
+        row.claim, None, "cpu", "shapes", None, "scale", n_seeds=1)
+    with pytest.raises(ev.TooFewSeedsError, match="claim ch1-h-beats-z .*at least 2 seeds"):
+        ev.evaluate(one, {})
+
+
+def test_module_rows_for_a_chapter(stored):
+    import fake_claims
+
+    (row,) = ev.module_rows(fake_claims, FAKE_PAYLOAD, {"profile": "gpu", "data_source": "cifar10"})
+    assert (row.verdict, row.profile, row.data, row.n_seeds) == ("supported", "gpu", "cifar10", 5)
 
 
 def test_duplicate_claim_ids_are_refused():
@@ -382,6 +403,7 @@ def test_evaluate_a_payload_the_chapter_holds():
     (["inconclusive", "contradicted", "supported"], "contradicted"),
     (["supported", "not computed"], "not computed"),
     (["not computed", "inconclusive"], "inconclusive"),
+    (["supported", "too few seeds", "not computed"], "too few seeds"),
     ([], "not computed"),
 ])
 def test_combined_verdict(verdicts, expected):
