@@ -367,7 +367,8 @@ class Row:
     """One ledger row: a claim and what the stored result says.
 
     ``evidence`` None: ``status`` says why (:data:`NOT_COMPUTED`, or :data:`TOO_FEW_SEEDS`
-    with the stored result's ``seeds``).
+    with the stored result's ``seeds``). ``stale``: the result was computed by older code (a
+    committed bigger result shown because nothing current exists), and why.
     """
 
     claim: Claim
@@ -376,6 +377,7 @@ class Row:
     data: str | None
     status: str = NOT_COMPUTED
     seeds: int = 0
+    stale: str | None = None  # why the stored result is not of the running code (results.py)
 
     @property
     def verdict(self) -> str:
@@ -426,11 +428,13 @@ def collect(profile=None, modules: Sequence[ModuleType] | None = None) -> list[R
         if result is None:
             rows += [Row(claim, None, prof.name, None) for claim in claims]
             continue
-        rows += module_rows(source.module, result.payload, result.provenance, where=result.path)
+        rows += module_rows(source.module, result.payload, result.provenance, where=result.path,
+                            stale=getattr(result, "stale", None))
     return sorted(rows, key=lambda r: r.claim.chapter)  # stable: declared order within a chapter
 
 
-def module_rows(module, payload: dict, provenance: dict, where=None) -> list[Row]:
+def module_rows(module, payload: dict, provenance: dict, where=None,
+                stale: str | None = None) -> list[Row]:
     """The ledger rows of one module's claims from one of its results (payload, provenance).
 
     A claim measured on fewer than 2 seeds (a one-seed smoke run) gets a row with status
@@ -448,9 +452,11 @@ def module_rows(module, payload: dict, provenance: dict, where=None) -> list[Row
     rows = []
     for claim in module.CLAIMS:
         try:
-            rows.append(Row(claim, _effect(module, claim.id, values, where), profile, data))
+            rows.append(Row(claim, _effect(module, claim.id, values, where), profile, data,
+                            stale=stale))
         except TooFewSeedsError as err:  # shown, not graded
-            rows.append(Row(claim, None, profile, data, status=TOO_FEW_SEEDS, seeds=err.n_seeds))
+            rows.append(Row(claim, None, profile, data, status=TOO_FEW_SEEDS, seeds=err.n_seeds,
+                            stale=stale))
     return rows
 
 
@@ -512,7 +518,10 @@ def combined_verdict(verdicts: Iterable[str]) -> str:
 
 
 def table_text(rows: Sequence[Row]) -> str:
-    """The ledger as a fixed-width text table; ``matters`` is :func:`reaches_min_effect`."""
+    """The ledger as a fixed-width text table; ``matters`` is :func:`reaches_min_effect`.
+
+    A profile marked ``*`` is a stored result of older code; a footnote says why.
+    """
     head = ("chapter", "claim", "effect", "ci_low", "ci_high", "n_seeds", "verdict", "profile",
             "data", "matters")
     body = []
@@ -522,11 +531,12 @@ def table_text(rows: Sequence[Row]) -> str:
                                                   _num(c, e.ci_high))
         matters = "-" if e is None else ("yes" if reaches_min_effect(c, e) else "no")
         body.append((c.chapter, c.id, *nums, str(r.n_seeds), r.verdict,
-                     r.profile, r.data or "-", matters))
+                     r.profile + ("*" if r.stale else ""), r.data or "-", matters))
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in [head, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [f"* {r.claim.id}: {r.stale}" for r in rows if r.stale]
     return "\n".join(lines)
 
 

@@ -326,6 +326,15 @@ def test_one_seed_is_shown_but_not_graded(stored, capsys):
         ev.evaluate(one, {})
 
 
+def test_stale_result_is_marked_in_the_table():
+    e = paired_effect(*CASES["supported"])
+    rows = [ev.Row(H_BEATS_Z, e, "gpu", "cifar10", stale="computed by helpers 0.1, puzzle v0")]
+    lines = ev.table_text(rows).splitlines()
+    assert lines[2].split()[7] == "gpu*"
+    assert lines[3] == "* ch1-h-beats-z: computed by helpers 0.1, puzzle v0"
+    assert ev.table_text([ev.Row(H_BEATS_Z, e, "gpu", "cifar10")]).count("*") == 0
+
+
 def test_module_rows_for_a_chapter(stored):
     import fake_claims
 
