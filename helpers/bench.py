@@ -430,6 +430,19 @@ def gpu_reports() -> list[tuple[Path, dict]]:
     return sorted(reports, key=lambda pr: pr[1]["provenance"]["date_utc"], reverse=True)
 
 
+def seed_reports() -> list[tuple[Path, dict]]:
+    """Committed or local reports (``cpu-*``, ``gpu-*``) that hold a seed-batching table, newest
+    first; smoke runs are left out (their sizes say nothing about speed)."""
+    found = {}
+    for d in bench_dirs():
+        for path in sorted(d.glob("*.json")):
+            if not path.name.startswith("smoke-"):
+                found.setdefault(path.name, path)
+    reports = [(p, json.loads(p.read_text())) for p in found.values()]
+    reports = [(p, r) for p, r in reports if "seed_batching" in r]
+    return sorted(reports, key=lambda pr: pr[1]["provenance"]["date_utc"], reverse=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks the code (CPU, < 1 min)")
