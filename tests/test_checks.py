@@ -285,6 +285,12 @@ def test_the_time_limit_off_the_main_thread(monkeypatch):
     assert not worker.is_alive() and len(caught) == 1
     assert isinstance(caught[0], ExerciseTimeoutError), caught
     assert core.run_with_time_limit(lambda: 7, 0.2) == 7  # a quick call returns its value
+    # and afterwards a traced call in the main thread runs at full speed (cancelling the
+    # delivered injection once left CPython's eval breaker set: every call crawled)
+    start = time.perf_counter()
+    with pytest.raises(ExerciseNotImplementedError):
+        checks.check_nt_xent(not_implemented)
+    assert time.perf_counter() - start < 30
 
 
 def test_the_time_limit_cannot_be_swallowed_by_the_student():

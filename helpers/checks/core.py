@@ -101,14 +101,30 @@ def _with_watchdog(fn, seconds):
                 set_async(ctypes.c_ulong(tid), ctypes.py_object(_TimeLimitHit))
 
     threading.Thread(target=watchdog, daemon=True).start()
+    delivered = False
     try:
         return fn()
+    except _TimeLimitHit:
+        delivered = True
+        raise
     finally:
         with lock:
             state["running"] = False
-            if state["fired"]:  # cancel an injection not yet delivered
-                set_async(ctypes.c_ulong(tid), None)
         done.set()
+        if state["fired"] and not delivered:
+            _absorb_injection()
+
+
+def _absorb_injection():
+    """Receive an injected _TimeLimitHit that was sent just as ``fn`` returned: it arrives at
+    the interpreter's next check, within a few bytecodes. (Cancelling it with
+    ``PyThreadState_SetAsyncExc(tid, NULL)`` instead leaves CPython 3.11's eval breaker set
+    for good, which slows every thread to a crawl.)"""
+    try:
+        for _ in range(10_000_000):
+            pass
+    except _TimeLimitHit:
+        pass
 
 
 # ---------------------------------------------------------------------- the book's own answer
