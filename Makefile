@@ -15,7 +15,7 @@ help:
 	@echo "make test     unit tests + every notebook (smoke profile, nbmake) + strict book build"
 	@echo "make student  write the student edition (no solutions) to student/"
 	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py"
-	@echo "make bench    time the SimCLR training step: baseline vs the book's pipeline (GPU; --smoke on CPU)"
+	@echo "make bench    time the training step (baseline vs the engine) and seed batching (5 seeds)"
 	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU)"
 
 setup: $(STAMP) $(MATHJAX)
@@ -75,10 +75,11 @@ rendered: setup
 student: setup
 	$(PY) scripts/make_student.py --out student
 
-# Speed of the training pipeline (helpers/bench.py); without CUDA a smoke-sized run.
+# Speed of the training pipeline (helpers/bench.py); without CUDA the step table at smoke size and
+# the seed-batching rows at Chapter 1's cpu-profile size.
 bench: setup
 	if $(PY) -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then \
-		$(PY) -m helpers.bench; else $(PY) -m helpers.bench --smoke; fi
+		$(PY) -m helpers.bench; else $(PY) -m helpers.bench --smoke --seeds cpu; fi
 
 # Every chapter's paper-size result (helpers/run.py); skips what is computed, resumes.
 full: setup

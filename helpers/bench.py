@@ -2,6 +2,7 @@
 
     python -m helpers.bench            # full size: CIFAR-10-shaped data, ResNet-18, batch 512
     python -m helpers.bench --smoke    # tiny, for a CPU and the test suite (< 1 minute)
+    python -m helpers.bench --smoke --seeds cpu   # what `make bench` runs on a CPU
 
 SimCLR with the CIFAR ResNet-18 (:class:`helpers.models.ResNet18`) and a 2-layer MLP head,
 two views per image, on synthetic uint8 images shaped like CIFAR-10's training set (speed does
@@ -452,6 +453,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compile", dest="compile", action="store_false")
     ap.add_argument("--workers", type=int, default=None, help="baseline DataLoader workers "
                     "(default one per CPU core)")
+    ap.add_argument("--seeds", choices=("smoke", "cpu"), default=None,
+                    help="size of the seed-batching rows: Chapter 1's cpu-profile network "
+                         "('cpu', a few minutes on 2 cores) or a tiny one (default: smoke with "
+                         "--smoke, else cpu); `make bench` on a CPU asks for cpu")
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON (default results/bench)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -461,12 +466,13 @@ def main(argv=None) -> int:
             ap.error(f"--workers must be >= 0, got {args.workers}")
         cfg = replace(cfg, workers=args.workers)
     report = run_bench(cfg, args.device, compile=args.compile, progress=not args.no_progress)
-    report["seed_batching"] = run_seed_bench(seed_bench_config(args.smoke), args.device,
+    seeds_smoke = args.smoke if args.seeds is None else args.seeds == "smoke"
+    report["seed_batching"] = run_seed_bench(seed_bench_config(seeds_smoke), args.device,
                                              progress=not args.no_progress)
     print(describe(report))
     print(format_table(report))
     print(format_seed_table(report["seed_batching"]))
-    path = output_path(report, args.smoke, args.out or bench_dirs()[0])
+    path = output_path(report, args.smoke and seeds_smoke, args.out or bench_dirs()[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
     print(f"wrote {path}")
