@@ -117,3 +117,16 @@ def test_chapter_has_no_errors_or_unquoted_pins(path):
         assert "Traceback (most recent call last)" not in streams, f"{path.name} cell {i}: traceback"
         assert not unquoted_version_pins(cell.source), (
             f"{path.name} cell {i}: quote version specifiers, e.g. !pip install 'torch>=2.2'")
+
+
+def test_no_control_characters_in_cell_sources():
+    """A backslash escape written through a Python string ('\\a' in '$W_\\alpha$') leaves a
+    control character in the cell (BEL + 'lpha'), which MathJax renders as an error."""
+    import glob
+
+    bad = []
+    for path in sorted(glob.glob(str(ROOT / "book" / "**" / "*.ipynb"), recursive=True)):
+        for i, cell in enumerate(json.load(open(path, encoding="utf-8"))["cells"]):
+            for m in re.finditer(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "".join(cell["source"])):
+                bad.append(f"{path} cell {i}: {m.group(0)!r}")
+    assert not bad, bad
