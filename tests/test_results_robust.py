@@ -20,20 +20,7 @@ from helpers import results, run
 from helpers.profiles import get_profile
 
 
-@pytest.fixture(autouse=True)
-def tmp_results(tmp_path, monkeypatch):
-    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    monkeypatch.delenv("BOOK_RECOMPUTE", raising=False)
-    return tmp_path
-
-
-class Counter:
-    def __init__(self, value=1.5):
-        self.calls, self.value = 0, value
-
-    def __call__(self, cfg, seed):
-        self.calls += 1
-        return {"acc": np.array([self.value, 0.25]), "seed": seed, "epochs": cfg.epochs}
+from results_fixtures import Counter, tmp_results  # noqa: F401  (tests/results_fixtures.py)
 
 
 def _compute_smoke(compute=None):
