@@ -158,15 +158,16 @@ def simulate_ncm(alpha, r, d, n_pos, n_neg, reps, n_test, seed):
     return np.mean(accs), np.std(accs, ddof=1) / math.sqrt(reps)
 
 
-# Tolerance of the limit against simulation at d = 300: 0.015 in accuracy. Measured gaps are at
-# most 0.002 (standard error of a 60-draw mean: <= 0.002); the margin covers other seeds and the
-# O(1/sqrt(n)) finite-size bias, and still excludes the alpha^2 variant (off by > 0.03 at alpha < 1).
-TOL_LIMIT = 0.015
+# Tolerance of the limit against simulation (th.NCM_LIMIT_CHECK, which Chapter 4 prints): 0.015
+# in accuracy at d = 300. Measured gaps are at most 0.002 (standard error of a 60-draw mean:
+# <= 0.002); the margin covers other seeds and the O(1/sqrt(n)) finite-size bias, and still
+# excludes the alpha^2 variant (off by > 0.03 at alpha < 1).
+TOL_LIMIT = th.NCM_LIMIT_CHECK["abs_tol"]
 
 
 @pytest.mark.parametrize("alpha,gamma", [(0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (0.6, 2.0)])
 def test_ncm_limit_matches_monte_carlo(alpha, gamma):
-    r, d = 1.5, 300
+    r, d = 1.5, th.NCM_LIMIT_CHECK["dim"]
     n = int(d / gamma)
     mc, se = simulate_ncm(alpha, r, d, n // 2, n // 2, reps=60, n_test=2000, seed=int(10 * alpha))
     limit = th.ncm_accuracy_limit(alpha, r, gamma)
@@ -177,7 +178,7 @@ def test_ncm_limit_matches_monte_carlo(alpha, gamma):
 
 
 def test_ncm_limit_unbalanced_labels_matches_monte_carlo():
-    r, d, gamma, pi, alpha = 1.5, 300, 1.0, 0.25, 0.7
+    r, d, gamma, pi, alpha = 1.5, th.NCM_LIMIT_CHECK["dim"], 1.0, 0.25, 0.7
     n = int(d / gamma)
     mc, _ = simulate_ncm(alpha, r, d, int(pi * n), n - int(pi * n), reps=60, n_test=2000, seed=7)
     assert abs(mc - th.ncm_accuracy_limit(alpha, r, gamma, pi=pi)) < TOL_LIMIT
@@ -294,6 +295,62 @@ def test_reduced_problem_rejects_bad_input():
         th.ReducedProblem(dim=4, signal=1.0, batch_size=1, n_batches=2, seed=0)
 
 
+def positive_pair_tilt_mc(d, r, sigma, n, seed):
+    """Monte Carlo of E[2 c c' - S (c^2 + c'^2)] over positive pairs, in NumPy, from the definition:
+    c, c' the u-components (u = e_0) of the two unit views, S their cosine. (mean, standard error)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    x[:, 0] += r * rng.choice([-1.0, 1.0], n)
+    v1, v2 = (x + sigma * rng.standard_normal((n, d)) for _ in range(2))
+    v1 /= np.linalg.norm(v1, axis=1, keepdims=True)
+    v2 /= np.linalg.norm(v2, axis=1, keepdims=True)
+    S, c1, c2 = (v1 * v2).sum(1), v1[:, 0], v2[:, 0]
+    delta = 2 * c1 * c2 - S * (c1**2 + c2**2)
+    return delta.mean(), delta.std(ddof=1) / math.sqrt(n)
+
+
+@pytest.mark.parametrize("d,rel_tol", th.LARGE_TAU_CHECK)
+def test_positive_pair_tilt_matches_monte_carlo_to_leading_order(d, rel_tol):
+    """The leading-order formula 2 sigma^2 r^2 (d - 1) / D^2 against a NumPy Monte Carlo of the
+    expectation it approximates, within th.LARGE_TAU_CHECK's relative tolerance (Chapter 4 prints
+    it); the variant without the augmentation's share of the norm (D = r^2 + d) falls outside."""
+    r = 1.5
+    for sigma in (0.3, 1.0, 2.0):
+        mc, se = positive_pair_tilt_mc(d, r, sigma, 100_000, seed=int(10 * sigma) + d)
+        got = th.positive_pair_tilt(d, r, sigma)
+        assert abs(got / mc - 1) < rel_tol + 3 * se / mc, (d, sigma, got, mc, se)
+        wrong = 2 * sigma**2 * r**2 * (d - 1) / (r**2 + d) ** 2
+        assert abs(wrong / mc - 1) > 2 * rel_tol
+    assert th.positive_pair_tilt(d, r, 0.0) == 0.0  # identical views: the cosine stays 1
+    assert abs(positive_pair_tilt_mc(d, r, 0.0, 1000, 0)[0]) < 1e-15
+
+
+def test_large_tau_slope_is_the_limit_of_the_slope_formula():
+    """The closed-form slope (ReducedProblem.slopes) at tau = th.LARGE_TAU is (1) the uniform-softmax
+    limit of the same batch, up to the batch's negatives, whose mean is 0, and (2) the derived
+    large_tau_slope within the leading-order tolerance plus the batch's Monte Carlo noise; it is
+    negative (expansion) at every augmentation strength."""
+    d, rel_tol = th.LARGE_TAU_CHECK[0]
+    N = 64
+    prob = th.ReducedProblem(dim=d, signal=1.5, batch_size=N, n_batches=256, seed=3,
+                             dtype=torch.float64)
+    for sigma in (0.5, 1.0, 2.0):
+        exact = prob.slopes(sigma, [th.LARGE_TAU])[0]
+        derived = th.large_tau_slope(d, 1.5, sigma, N)
+        uniform = -(2 * N - 2) / (2 * N - 1) * prob.positive_tilt(sigma)
+        assert exact < 0 and derived < 0
+        assert abs(exact / uniform - 1) < 0.05  # the negatives' sum: mean 0, noise only
+        assert abs(exact / derived - 1) < rel_tol + 0.05, (sigma, exact, derived)
+    # the slope keeps its sign at large tau for weak augmentation too (a smaller net, many batches)
+    small = th.ReducedProblem(dim=16, signal=1.5, batch_size=32, n_batches=64, seed=4)
+    assert all(small.slopes(s, [th.LARGE_TAU])[0] < 0 for s in (0.2, 0.5, 1.0, 2.0))
+    assert th.large_tau_slope(16, 0.0, 1.0, 32) == 0.0  # no signal: nothing to expand
+    with pytest.raises(ValueError):
+        th.large_tau_slope(16, 1.5, 1.0, 1)
+    with pytest.raises(ValueError):
+        th.positive_pair_tilt(16, 1.5, -1.0)
+
+
 def test_threshold_scans_for_the_last_shrink_to_expand_crossing():
     prob = th.ReducedProblem(dim=20, signal=1.5, batch_size=32, n_batches=16, seed=2)
     taus = np.geomspace(0.01, 40, 13)
@@ -307,10 +364,12 @@ def test_threshold_scans_for_the_last_shrink_to_expand_crossing():
 def test_theory_predicts_the_trained_projector():
     """One shrink cell and one expand cell, trained with the batched trainer at d = 12.
 
-    Tolerance: the trained E within a factor 1.35 of the theory's, and on the right side of 1.
+    Tolerance (ex.TRAINED_E_CHECK, which Chapter 4 prints): the trained E within a factor 1.35 of
+    the theory's, and on the right side of 1.
     """
+    check = ex.TRAINED_E_CHECK
     cfg = get_profile("smoke").config(
-        "expansion", dim=12, sigmas=(0.1, 1.0), temperatures=(0.3, 5.0), n_seeds=1,
+        "expansion", dim=check["dim"], sigmas=(0.1, 1.0), temperatures=(0.3, 5.0), n_seeds=1,
         n_pretrain=1024, batch_size=64, steps=500, theory_batches=32)
     trained = ex.train_grid(cfg, seed=0, progress=False)
     E = ex.measure(trained)["E_W"][0]  # (S, T)
@@ -318,7 +377,7 @@ def test_theory_predicts_the_trained_projector():
     assert E[0, 0] < 1 and pred[0, 0] < 1  # weak augmentation, low temperature: shrink
     assert E[1, 1] > 1 and pred[1, 1] > 1  # strong augmentation, high temperature: expand
     for i, j in ((0, 0), (1, 1)):
-        assert abs(math.log(E[i, j] / pred[i, j])) < math.log(1.35), (E, pred)
+        assert abs(math.log(E[i, j] / pred[i, j])) < math.log(check["factor"]), (E, pred)
 
 
 def test_measured_thresholds_interpolate_and_flag_the_edges():
@@ -426,3 +485,37 @@ def test_explorer_and_static_panels_draw_every_setting():
         widgets.explorer(draw, {"a": [1]}, initial={"a": 2})
     with pytest.raises(TypeError):
         widgets.static_panels("draw", [dict(a=1)])
+
+
+@pytest.mark.parametrize("alpha", [0.3, 1.0, 2.5])
+def test_walpha_plane_is_the_limit_drawn_in_two_dimensions(alpha):
+    """The figure's plane: its classifier's accuracy is the boxed limit, and a simulation of a
+    d-dimensional nearest class mean puts its direction W(mu + eta) where the plane says."""
+    r, gamma = 1.5, 2.0
+    g = ex.walpha_plane(alpha, r, gamma)
+    assert g["accuracy"] == pytest.approx(th.ncm_accuracy_limit(alpha, r, gamma), abs=1e-12)
+    d = 4000
+    rng = np.random.default_rng(int(10 * alpha))
+    n = int(d / gamma)
+    eta = (rng.standard_normal((n // 2, d)).mean(0) - rng.standard_normal((n // 2, d)).mean(0)) / 2
+    direction = np.r_[alpha * (r + eta[0]), np.linalg.norm(eta[1:])]  # W_alpha(mu + eta) in (u, e)
+    np.testing.assert_allclose(direction, g["w"], rtol=0.03, atol=0.03)
+    with pytest.raises(ValueError):
+        ex.walpha_plane(-1.0, r, gamma)
+
+
+def test_large_tau_table_uses_the_chapters_theory_batch():
+    cfg = get_profile("smoke").config("expansion")
+    rows = ex.large_tau_table(cfg, seed=0)
+    assert [r["sigma"] for r in rows] == list(cfg.sigmas)
+    assert all(r["derived"] < 0 and r["exact"] < 0 for r in rows)
+    same = th.ReducedProblem(cfg.dim, cfg.signal, cfg.batch_size, cfg.theory_batches, 20_000)
+    assert rows[1]["exact"] == pytest.approx(same.slopes(cfg.sigmas[1], [th.LARGE_TAU])[0], rel=1e-6)
+
+
+def test_walpha_geometry_figure_draws_one_panel_per_alpha():
+    import matplotlib.pyplot as plt
+
+    fig = ex.plot_walpha_geometry(1.5, 2.0, 50, alphas=(0.5, 2.0))
+    assert len(fig.axes) == 2 and "accuracy" in fig.axes[1].get_title()
+    plt.close(fig)

@@ -109,7 +109,8 @@ CONFIGS = {
                            sweep=replace(PUZZLE_CONFIGS["gpu"], n_train=10_000, n_test=2000, epochs=20),
                            sweep_temperatures=(0.05, 0.1, 0.2, 0.5, 1.0, 2.0)),
 }
-# The papers' scale: a 16 x 16 grid (Gui et al. sweep sigma 0.1-2, tau 0.01-40, d = 50), 10 seeds.
+# The `paper` profile: a finer 16 x 16 grid over the same ranges, 10 seeds. The ranges and d are the
+# book's choice: PAPERS.md records no source for the sweep ranges or the dimension Gui et al. use.
 CONFIGS["paper"] = replace(
     CONFIGS["gpu"], sigmas=_geometric(0.1, 2.0, 16), temperatures=_geometric(0.01, 40.0, 16),
     n_seeds=10, steps=10_000, theory_batches=1024, chapter1=PUZZLE_CONFIGS["paper"])
@@ -133,6 +134,11 @@ FIGURES = {"ch04-fig-phase": "Ch. 4, the phase diagram"}
 CODE_VERSION = 1
 
 FROZEN_MOVE = 0.03  # a cell whose end-to-end map moved < 3 % of its norm never left its start
+
+#: How ``tests/test_expansion.py`` checks the one-number theory against training: one shrinking
+#: and one expanding cell trained at d = ``dim`` must land within ``factor`` of the theory's E (and
+#: on its side of 1). Chapter 4 prints it from here.
+TRAINED_E_CHECK = {"dim": 12, "factor": 1.35}
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -299,6 +305,18 @@ def reduced_theory(cfg, seed: int, progress: bool = True, device=None) -> dict:
     return {**out, "log_rhos": log_rhos, "loss_curves": curves, "rho_star": rho,
             "E_pred": theory.expansion_from_alpha(np.sqrt(rho), cfg.dim),  # W carries sqrt(rho)
             "slope_at_1": slope, "flat": flat, "threshold_sigmas": fine_sigmas}
+
+
+def large_tau_table(cfg, seed: int, device=None) -> list[dict]:
+    """Per grid sigma: the derived high-temperature limit of the slope (``theory.large_tau_slope``)
+    next to the exact slope formula at ``theory.LARGE_TAU`` on the batch of :func:`reduced_theory`
+    (same seed, so the same Monte Carlo samples as the chapter's theory). Keys: sigma, derived, exact.
+    """
+    prob = theory.ReducedProblem(cfg.dim, cfg.signal, cfg.batch_size, cfg.theory_batches,
+                                 seed + 20_000, device=device)
+    return [{"sigma": float(s),
+             "derived": theory.large_tau_slope(cfg.dim, cfg.signal, float(s), cfg.batch_size),
+             "exact": float(prob.slopes(float(s), [theory.LARGE_TAU])[0])} for s in cfg.sigmas]
 
 
 def split_threshold(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -806,6 +824,65 @@ def plot_alpha_check(payload: dict, provenance: dict):
     plots.add_caption(fig, plots.provenance_caption(
         provenance, f"r = {payload['signal']}; {c['reps']} draws per dot; largest |MC - limit| = "
                     f"{100 * c['max_abs_diff']:.2f} points"))
+    return fig
+
+
+def walpha_plane(alpha: float, r: float, gamma: float) -> dict:
+    r"""The nearest class mean after W_alpha, drawn exactly in two dimensions (the limit n, d -> inf).
+
+    The score :math:`(\mu+\eta)^\top G x` sees a test point only through the plane spanned by u
+    and e = P_perp eta / ||P_perp eta|| (G = W_alpha^T W_alpha maps that plane into itself). In
+    the projected coordinates x' = (alpha x_u, x_e) the classes are N((+-alpha r, 0),
+    diag(alpha^2, 1)), and the classifier's direction W_alpha(mu + eta) tends to (alpha r,
+    sqrt(gamma)): all of the labels' estimation noise, ||P_perp eta||^2 -> gamma, along e.
+
+    Returns ``{"mean": (2,) class +1 centre, "scale": (2,) per-axis std, "w": (2,) classifier
+    direction, "accuracy": its accuracy}``; the accuracy equals ``theory.ncm_accuracy_limit``.
+    """
+    for name, v in (("alpha", alpha), ("r", r), ("gamma", gamma)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0) or isinstance(v, bool):
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    mean, scale = np.array([alpha * r, 0.0]), np.array([alpha, 1.0])
+    w = np.array([alpha * r, math.sqrt(gamma)])
+    sd = math.sqrt(float(np.sum((w * scale) ** 2)))
+    acc = float(ndtr(w @ mean / sd)) if sd > 0 else 0.5
+    return {"mean": mean, "scale": scale, "w": w, "accuracy": acc}
+
+
+def plot_walpha_geometry(r: float, gamma: float, dim: int, alphas=(0.5, 1.0, 2.0),
+                         n_points: int = 150, seed: int = 0):
+    """What W_alpha does to the two classes and to the nearest-class-mean boundary (one panel per
+    alpha), in the plane of u and the labels' estimation noise (:func:`walpha_plane`)."""
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat([1.0, -1.0], n_points)
+    xi = rng.standard_normal((2 * n_points, 2))  # the same test points in every panel
+    fig, axes = plt.subplots(1, len(alphas), figsize=(3.1 * len(alphas), 3.3), sharex=True,
+                             sharey=True)
+    lim = 1.15 * max(max(alphas) * (r + 2.5), 3.0)
+    for ax, alpha in zip(np.atleast_1d(axes), alphas):
+        g = walpha_plane(alpha, r, gamma)
+        pts = y[:, None] * g["mean"] + xi * g["scale"]  # (2 n, 2) projected test points
+        for cls, colour in ((1.0, plots.PALETTE[0]), (-1.0, plots.PALETTE[1])):
+            ax.scatter(*pts[y == cls].T, s=5, alpha=0.45, color=colour, lw=0)
+        w = g["w"] / np.linalg.norm(g["w"])
+        t = np.array([-lim, lim])
+        ax.plot(-w[1] * t, w[0] * t, color="k", lw=1.5, label="nearest class mean")
+        ax.plot([0, 0], t, color="0.45", ls="--", lw=1, label="Bayes boundary (perpendicular to $u$)")
+        ax.annotate("", xy=2.2 * w, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="k"))
+        kind = "shrinks" if alpha < 1 else "expands" if alpha > 1 else "identity"
+        ax.set_title(f"α = {alpha:g} ({kind}; E = {theory.expansion_from_alpha(alpha, dim):.2f})\n"
+                     f"accuracy {100 * g['accuracy']:.1f} %", fontsize=9)
+        ax.set_aspect("equal")
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=r"along $u$ (after $W_\alpha$)")
+    np.atleast_1d(axes)[0].set_ylabel("along the labels' estimation noise")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="lower left")
+    plots.add_caption(fig, f"theory (no training): r = {r:g}, gamma = d / n = {gamma:.2f}, d = {dim}; "
+                           f"arrow: the classifier's direction W(mu + eta); dots: test points of "
+                           f"the two classes")
     return fig
 
 

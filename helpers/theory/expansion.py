@@ -13,7 +13,12 @@ simulation in ``tests/test_expansion.py``:
   accuracy after W_alpha, and :func:`ncm_accuracy` its finite-size version for any linear map;
 * :class:`ReducedProblem` the one-number reduction of the NT-Xent loss of a linear encoder +
   projector (Monte Carlo expectations; the slope at rho = 1 in closed form), and
-  :func:`descend`, the minimum gradient descent reaches on it from rho = 1.
+  :func:`descend`, the minimum gradient descent reaches on it from rho = 1;
+* :func:`positive_pair_tilt` and :func:`large_tau_slope` the slope's high-temperature limit,
+  derived to leading order in 1/d: negative (expansion) for every sigma > 0.
+
+The constants :data:`NCM_LIMIT_CHECK` and :data:`LARGE_TAU_CHECK` are the tolerances the tests
+use; Chapter 4 prints them from here, so the page states what the tests check.
 
 Arrays: ``torch.Tensor`` or ``numpy.ndarray``; the answer comes back in the same kind (float64).
 """
@@ -29,7 +34,22 @@ import torch.nn.functional as F
 
 __all__ = ["expansion_measure", "w_alpha", "fit_alpha", "expansion_from_alpha",
            "alpha_from_expansion", "ncm_accuracy_limit", "ncm_accuracy", "projector_alpha_pair",
-           "ReducedProblem", "descend"]
+           "ReducedProblem", "descend", "positive_pair_tilt", "large_tau_slope",
+           "NCM_LIMIT_CHECK", "LARGE_TAU_CHECK", "LARGE_TAU"]
+
+#: How ``tests/test_expansion.py`` checks :func:`ncm_accuracy_limit` against Monte Carlo: at
+#: ``dim`` dimensions, within ``abs_tol`` in accuracy (measured gaps <= 0.002; the margin covers
+#: other seeds and the O(1/sqrt(n)) finite-size bias, and still excludes an alpha^2 variant).
+NCM_LIMIT_CHECK = {"dim": 300, "abs_tol": 0.015}
+
+#: How ``tests/test_expansion.py`` checks the leading-order :func:`positive_pair_tilt` against a
+#: Monte Carlo of the same expectation: (dim, relative tolerance) pairs. The neglected terms are
+#: O(1/d): measured 3-5 % at d = 50, about 1 % at d = 200.
+LARGE_TAU_CHECK = ((50, 0.08), (200, 0.025))
+
+#: The temperature at which the chapter and the tests evaluate the exact slope as "large tau"
+#: (|S_ij| <= 1, so the softmax is uniform to about 1 / LARGE_TAU).
+LARGE_TAU = 1e6
 
 
 # --- input checks --------------------------------------------------------------------------
@@ -97,7 +117,8 @@ def _dim(name: str, k) -> int:
 # --- the expansion measure and the W_alpha family --------------------------------------------
 
 def expansion_measure(W, u):
-    r"""How much W stretches direction u compared with an average direction (Gui et al. 2023).
+    r"""How much W stretches direction u compared with an average direction (the book's
+    formalisation of the "expansion" of Gui et al. 2023, whose own definition was not at hand).
 
     .. math:: E(W) = k\,\frac{\lVert W u\rVert^2}{\lVert W\rVert_F^2}, \qquad \lVert u\rVert = 1 .
 
@@ -401,6 +422,16 @@ class ReducedProblem:
         (grad,) = torch.autograd.grad(self.scaled_loss(log_rho, sigma, [tau])[0], log_rho)
         return grad.item()
 
+    def positive_tilt(self, sigma: float) -> float:
+        r"""Monte Carlo mean of :math:`\delta_{i\,j(i)} = dS_{i\,j(i)}/d\log\rho` at rho = 1 over
+        the positive pairs: this batch's estimate of :func:`positive_pair_tilt`."""
+        with torch.no_grad():
+            z = self.embeddings(0.0, sigma)  # (nb, 2N, d)
+            n = z.shape[1] // 2
+            a, b = z[:, :n], z[:, n:]  # the two views of each sample, (nb, N, d)
+            S, ca, cb = (a * b).sum(-1), a[..., 0], b[..., 0]
+            return (2 * ca * cb - S * (ca ** 2 + cb ** 2)).double().mean().item()
+
     def slopes(self, sigma: float, taus) -> np.ndarray:
         r"""The same slope for many taus at once, in closed form from one set of similarities.
 
@@ -453,6 +484,52 @@ class ReducedProblem:
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if self.slopes(sigma, [math.exp(mid)])[0] > 0 else (lo, mid)
         return math.exp((lo + hi) / 2)
+
+
+def positive_pair_tilt(dim: int, signal: float, sigma: float) -> float:
+    r"""How fast expanding u raises a positive pair's cosine: :math:`\partial\,\mathbb E[S_{i\,j(i)}]
+    / \partial\log\rho` at rho = 1, to leading order in 1/d (the book's derivation, Chapter 4).
+
+    Replace each view's squared norm by its mean :math:`D = r^2 + d(1+\sigma^2)` and the views'
+    inner product by its mean :math:`r^2 + d`; the u-components keep their moments
+    (:math:`\mathbb E[x^{(1)}_u x^{(2)}_u] = r^2 + 1`, :math:`\mathbb E[(x^{(1)}_u)^2] = r^2 + 1 +
+    \sigma^2`). Then
+
+    .. math:: \mathbb E[\delta_{\rm pos}] \approx \frac{2}{D}\Big[(r^2+1) - \frac{r^2+d}{D}
+              (r^2+1+\sigma^2)\Big] = \frac{2\sigma^2 r^2 (d-1)}{D^2} \ \ge 0,
+
+    zero only without augmentation (the views coincide) or without signal.
+
+    Raises:
+        TypeError / ValueError: dim not an int >= 2, signal or sigma not real numbers >= 0.
+    """
+    d = _dim("dim", dim)
+    r = _real("signal", signal, nonneg=True)
+    sigma = _real("sigma", sigma, nonneg=True)
+    D = r**2 + d * (1 + sigma**2)
+    return 2 * sigma**2 * r**2 * (d - 1) / D**2
+
+
+def large_tau_slope(dim: int, signal: float, sigma: float, batch_size: int) -> float:
+    r"""The limit tau -> inf of the reduced loss's slope :math:`\partial(\tau L)/\partial\log\rho`
+    at rho = 1 (:meth:`ReducedProblem.slopes`), to leading order in 1/d.
+
+    As tau grows the softmax weights become uniform, :math:`p_{ij} \to 1/(2N-1)`; the negatives
+    then enter through :math:`\mathbb E[S_{\rm neg}]`, which is 0 at every rho (two samples are
+    independent and the mixture is symmetric under x -> -x), so only alignment is left:
+
+    .. math:: \lim_{\tau\to\infty} \frac{\partial(\tau L)}{\partial\log\rho}\Big|_{\rho=1}
+              = -\frac{2N-2}{2N-1}\,\mathbb E[\delta_{\rm pos}]
+              \approx -\frac{2N-2}{2N-1}\,\frac{2\sigma^2 r^2 (d-1)}{(r^2 + d(1+\sigma^2))^2} .
+
+    Negative for every sigma > 0 and r > 0: at high temperature the loss expands the signal.
+
+    Raises:
+        TypeError / ValueError: as :func:`positive_pair_tilt`; batch_size not an int >= 2.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 2:
+        raise ValueError(f"batch_size must be an int >= 2, got {batch_size!r}")
+    return -(2 * batch_size - 2) / (2 * batch_size - 1) * positive_pair_tilt(dim, signal, sigma)
 
 
 def descend(log_rhos: np.ndarray, curve: np.ndarray, tol: float = 1e-7) -> float:
