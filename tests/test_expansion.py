@@ -510,7 +510,10 @@ def test_large_tau_table_uses_the_chapters_theory_batch():
     assert [r["sigma"] for r in rows] == list(cfg.sigmas)
     assert all(r["derived"] < 0 and r["exact"] < 0 for r in rows)
     same = th.ReducedProblem(cfg.dim, cfg.signal, cfg.batch_size, cfg.theory_batches, 20_000)
-    assert rows[1]["exact"] == pytest.approx(same.slopes(cfg.sigmas[1], [th.LARGE_TAU])[0], rel=1e-6)
+    assert rows[1]["exact"] == pytest.approx(same.slopes(cfg.sigmas[1], [th.LARGE_TAU])[0], rel=1e-5)
+    each = same.slopes(cfg.sigmas[1], [th.LARGE_TAU], per_batch=True)[0]
+    assert each.shape == (cfg.theory_batches,)
+    assert rows[1]["exact_se"] == pytest.approx(each.std(ddof=1) / math.sqrt(len(each)), rel=1e-5)
 
 
 def test_walpha_geometry_figure_draws_one_panel_per_alpha():

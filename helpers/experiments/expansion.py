@@ -310,13 +310,18 @@ def reduced_theory(cfg, seed: int, progress: bool = True, device=None) -> dict:
 def large_tau_table(cfg, seed: int, device=None) -> list[dict]:
     """Per grid sigma: the derived high-temperature limit of the slope (``theory.large_tau_slope``)
     next to the exact slope formula at ``theory.LARGE_TAU`` on the batch of :func:`reduced_theory`
-    (same seed, so the same Monte Carlo samples as the chapter's theory). Keys: sigma, derived, exact.
+    (same seed, so the same Monte Carlo samples as the chapter's theory). Keys: sigma, derived,
+    exact, exact_se (its Monte Carlo standard error over the batches; nan with one batch).
     """
     prob = theory.ReducedProblem(cfg.dim, cfg.signal, cfg.batch_size, cfg.theory_batches,
                                  seed + 20_000, device=device)
-    return [{"sigma": float(s),
-             "derived": theory.large_tau_slope(cfg.dim, cfg.signal, float(s), cfg.batch_size),
-             "exact": float(prob.slopes(float(s), [theory.LARGE_TAU])[0])} for s in cfg.sigmas]
+    rows = []
+    for s in cfg.sigmas:
+        each = prob.slopes(float(s), [theory.LARGE_TAU], per_batch=True)[0]  # (n_batches,)
+        se = each.std(ddof=1) / math.sqrt(len(each)) if len(each) > 1 else math.nan
+        rows.append({"sigma": float(s), "exact": float(each.mean()), "exact_se": float(se),
+                     "derived": theory.large_tau_slope(cfg.dim, cfg.signal, float(s), cfg.batch_size)})
+    return rows
 
 
 def split_threshold(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

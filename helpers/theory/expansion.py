@@ -432,12 +432,15 @@ class ReducedProblem:
             S, ca, cb = (a * b).sum(-1), a[..., 0], b[..., 0]
             return (2 * ca * cb - S * (ca ** 2 + cb ** 2)).double().mean().item()
 
-    def slopes(self, sigma: float, taus) -> np.ndarray:
+    def slopes(self, sigma: float, taus, per_batch: bool = False) -> np.ndarray:
         r"""The same slope for many taus at once, in closed form from one set of similarities.
 
         At rho = 1, with c_i the u-component of the unit embedding z_i,
         :math:`dS_{ij}/d\log\rho = 2c_ic_j - S_{ij}(c_i^2 + c_j^2)`, and
         :math:`d(\tau\ell_i)/dS_{ij} = p_{ij} - [j = j(i)]` (p: the softmax of row i over j != i).
+
+        Returns (len(taus),), or with ``per_batch`` (len(taus), n_batches): each batch's own
+        slope, whose mean is the slope (their spread gives its Monte Carlo standard error).
         """
         taus = _temperatures(taus)
         with torch.no_grad():
@@ -450,7 +453,9 @@ class ReducedProblem:
             partner = torch.arange(n2, device=S.device).roll(n2 // 2)
             d_pos = dS.gather(-1, partner.expand(*S.shape[:2])[..., None]).squeeze(-1)  # (nb, 2N)
             out = [((torch.softmax((S / tau).masked_fill(mask, float("-inf")), -1) * dS).sum(-1)
-                    - d_pos).mean() for tau in np.atleast_1d(taus)]
+                    - d_pos).mean(-1) for tau in np.atleast_1d(taus)]  # (nb,) each
+            if not per_batch:
+                out = [o.mean() for o in out]
         return torch.stack(out).double().cpu().numpy()
 
     def loss_curves(self, sigma: float, taus, log_rhos) -> np.ndarray:
