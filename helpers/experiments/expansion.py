@@ -312,9 +312,12 @@ def large_tau_table(cfg, seed: int, device=None) -> list[dict]:
     next to the exact slope formula at ``theory.LARGE_TAU`` on the batch of :func:`reduced_theory`
     (same seed, so the same Monte Carlo samples as the chapter's theory). Keys: sigma, derived,
     exact, exact_se (its Monte Carlo standard error over the batches; nan with one batch).
+    Runs on CUDA when present, like :func:`run` (the gpu profile's batch is large).
     """
+    from helpers.runtime import get_device
+
     prob = theory.ReducedProblem(cfg.dim, cfg.signal, cfg.batch_size, cfg.theory_batches,
-                                 seed + 20_000, device=device)
+                                 seed + 20_000, device=get_device(device))
     rows = []
     for s in cfg.sigmas:
         each = prob.slopes(float(s), [theory.LARGE_TAU], per_batch=True)[0]  # (n_batches,)
