@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 BOOK_PACKAGE = "projection-head-book"
 
 from helpers.profiles import get_profile  # noqa: E402
-from helpers.runtime import setup  # noqa: E402
+from helpers.runtime import configure_progress_bars, setup  # noqa: E402
+
+configure_progress_bars()  # before any module imports tqdm.auto's bar ($BOOK_PROGRESS)
 
 __all__ = ["BOOK_PACKAGE", "__version__", "get_profile", "setup"]

@@ -11,8 +11,56 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.std import tqdm as std_tqdm
 
 from helpers.profiles import Profile, get_profile
+
+#: ``text``: plain text progress bars (the book's build sets it, see scripts/build_book.py);
+#: ``auto`` (the default): ``tqdm.auto``, live widgets in Jupyter and Colab, text elsewhere.
+ENV_PROGRESS = "BOOK_PROGRESS"
+PROGRESS_MODES = ("auto", "text")
+
+
+def progress_mode() -> str:
+    """``$BOOK_PROGRESS`` (``auto`` when unset or empty).
+
+    Raises:
+        ValueError: a value other than ``auto`` or ``text``.
+    """
+    mode = os.environ.get(ENV_PROGRESS, "").strip().lower() or "auto"
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"{ENV_PROGRESS}={os.environ[ENV_PROGRESS]!r}: expected one of {PROGRESS_MODES}")
+    return mode
+
+
+def configure_progress_bars() -> str:
+    """Apply :func:`progress_mode`; return it. Called by ``helpers/__init__.py`` before any module
+    that does ``from tqdm.auto import tqdm`` is imported.
+
+    A built page has no kernel, so a widget bar there is an empty box that needs require.js and
+    the widget manager from a CDN. In ``text`` mode ``tqdm.auto.tqdm`` becomes the plain text bar
+    (updating at most every 5 s: the page shows the last state, myst-nb folds the ``\\r``
+    updates); the notebook outputs then hold text, whatever kernel ran them.
+    """
+    mode = progress_mode()
+    if mode == "text":
+        import tqdm.auto
+
+        tqdm.auto.tqdm, tqdm.auto.trange = TextBar, text_trange
+    return mode
+
+
+class TextBar(std_tqdm):
+    """tqdm's plain text bar with fewer updates (``mininterval`` 5 s unless given)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("mininterval", 5.0)
+        super().__init__(*args, **kwargs)
+
+
+def text_trange(*args, **kwargs) -> TextBar:
+    """``trange`` for :class:`TextBar`."""
+    return TextBar(range(*args), **kwargs)
 
 
 def get_device(prefer: str | None = None) -> torch.device:
