@@ -95,6 +95,7 @@ smoke-book: setup
 	$(JB) build $(SMOKE) -W -n --keep-going
 
 rendered: setup
+	$(PY) scripts/check_built_html.py $(SMOKE)/_build/html
 	@for nb in book/[0-9]*.ipynb; do \
 	  page=$$(basename $$nb .ipynb); \
 	  $(PY) scripts/check_rendered_page.py $(SMOKE)/_build/html/book/$$page.html \

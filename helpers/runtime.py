@@ -38,9 +38,8 @@ def configure_progress_bars() -> str:
     that does ``from tqdm.auto import tqdm`` is imported.
 
     A built page has no kernel, so a widget bar there is an empty box that needs require.js and
-    the widget manager from a CDN. In ``text`` mode ``tqdm.auto.tqdm`` becomes the plain text bar
-    (updating at most every 5 s: the page shows the last state, myst-nb folds the ``\\r``
-    updates); the notebook outputs then hold text, whatever kernel ran them.
+    the widget manager from a CDN. In ``text`` mode ``tqdm.auto.tqdm`` becomes :class:`TextBar`,
+    one line of text per finished bar, whatever kernel runs the chapter.
     """
     mode = progress_mode()
     if mode == "text":
@@ -51,11 +50,20 @@ def configure_progress_bars() -> str:
 
 
 class TextBar(std_tqdm):
-    """tqdm's plain text bar with fewer updates (``mininterval`` 5 s unless given)."""
+    """tqdm's text bar, written once: its final state when it closes (nothing for ``leave=False``).
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("mininterval", 5.0)
-        super().__init__(*args, **kwargs)
+    A page shows a cell's stderr as it was captured; myst-nb puts each ``\\r`` update of a live
+    bar on a line of its own, so a page would show every intermediate state.
+    """
+
+    def display(self, msg=None, pos=None):
+        if getattr(self, "_final", False) and msg is None:
+            return super().display(msg, pos)
+        return False  # an intermediate state, or the clearing of a leave=False bar: nothing
+
+    def close(self):
+        self._final = True
+        super().close()
 
 
 def text_trange(*args, **kwargs) -> TextBar:

@@ -46,10 +46,10 @@ def machine_paths(extra: list[str] | None = None) -> list[str]:
 def page_problems(text: str, extra_paths: list[str] | None = None, max_kib: float = 400) -> list[str]:
     """What is wrong with one page's HTML ``text`` (empty list: nothing)."""
     problems = []
-    for path in machine_paths(extra_paths):
-        i = text.find(path)
-        if i >= 0:
-            problems.append(f"absolute path {path!r}: ...{text[max(0, i - 60):i + 100]!r}...")
+    for path in machine_paths(extra_paths):  # whole path components, not inside a URL
+        m = re.search(r"(?<![\w.:/~%-])" + re.escape(path) + r"(?![\w.-])", text)
+        if m:
+            problems.append(f"absolute path {path!r}: ...{text[max(0, m.start() - 60):m.end() + 100]!r}...")
     for m in ABSOLUTE.finditer(text):
         problems.append(f"absolute path {m.group(0)!r}: ...{text[max(0, m.start() - 60):m.end() + 20]!r}...")
     for what, marker in WIDGETS.items():

@@ -35,9 +35,14 @@ def test_build_mode_gives_text_bars_and_default_keeps_tqdm_auto():
 
 def test_text_bar_writes_text_and_a_bad_mode_is_refused(monkeypatch):
     buf = io.StringIO()
-    for _ in runtime.TextBar(range(3), file=buf, desc="steps"):
+    for _ in runtime.TextBar(range(300), file=buf, desc="steps", mininterval=0, miniters=1):
         pass
-    assert "steps" in buf.getvalue() and "3/3" in buf.getvalue()
+    text = buf.getvalue()  # written once, at the end: one line, no intermediate state
+    assert text.count("steps") == 1 and "300/300" in text and text.endswith("\n"), repr(text)
+    quiet = io.StringIO()
+    with runtime.TextBar(total=5, file=quiet, leave=False, mininterval=0) as bar:
+        bar.update(5)
+    assert quiet.getvalue() == ""  # a leave=False bar leaves nothing on the page
     monkeypatch.setenv(runtime.ENV_PROGRESS, "widgets")
     with pytest.raises(ValueError, match="BOOK_PROGRESS='widgets'"):
         runtime.progress_mode()
