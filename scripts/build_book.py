@@ -128,7 +128,7 @@ def build(root: Path, public: bool = False, extra: list[str] | None = None) -> i
     if status != 0:
         print(f"build_book: jupyter-book exited with status {status}", file=sys.stderr)
         return status
-    print(f"Every chapter executed. Open {html / 'index.html'} in a browser.")
+    print(f"Built; no chapter raised. Open {html / 'index.html'} in a browser.")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Check a built book's HTML for what a reader elsewhere must not get.
 
-    python scripts/check_built_html.py _smoke/_build/html [--max-kib 400]
+    python scripts/check_built_html.py _smoke/_build/html [--max-kib 200]
 
 Every page (``**/*.html``, myst-nb's ``reports/`` and ``_sources/`` aside) must hold:
 
@@ -43,7 +43,7 @@ def machine_paths(extra: list[str] | None = None) -> list[str]:
     return sorted((p for p in found if p not in ("", "/")), key=len, reverse=True)
 
 
-def page_problems(text: str, extra_paths: list[str] | None = None, max_kib: float = 400) -> list[str]:
+def page_problems(text: str, extra_paths: list[str] | None = None, max_kib: float = 200) -> list[str]:
     """What is wrong with one page's HTML ``text`` (empty list: nothing)."""
     problems = []
     for path in machine_paths(extra_paths):  # whole path components, not inside a URL
@@ -66,7 +66,7 @@ def pages(html: Path) -> list[Path]:
     return sorted(p for p in html.rglob("*.html") if not set(p.relative_to(html).parts[:-1]) & set(SKIP))
 
 
-def check(html: Path, max_kib: float = 400) -> list[str]:
+def check(html: Path, max_kib: float = 200) -> list[str]:
     """Every problem of every page under ``html``, each prefixed by the page."""
     if not html.is_dir():
         raise SystemExit(f"check_built_html: {html} is not a folder (build the book first)")
@@ -81,7 +81,7 @@ def check(html: Path, max_kib: float = 400) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("html", type=Path, help="the built HTML folder, e.g. _build/html")
-    ap.add_argument("--max-kib", type=float, default=400, help="largest page allowed, KiB (default 400)")
+    ap.add_argument("--max-kib", type=float, default=200, help="largest page allowed, KiB (default 200)")
     args = ap.parse_args(argv)
     problems = check(args.html, args.max_kib)
     if problems:

@@ -79,7 +79,7 @@ def test_a_raising_chapter_fails_the_build_after_the_rest_is_built(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 1, out[-3000:]
     assert "FAILED boom.ipynb, cell 2: ZeroDivisionError: division by zero" in out
-    assert "Every chapter executed" not in out
+    assert "no chapter raised" not in out
     assert (tmp_path / "_build" / "html" / "fine.html").exists()  # the rest was built
     assert "fine" in (tmp_path / "_build" / "html" / "fine.html").read_text()
 

@@ -1,6 +1,7 @@
 """Built pages hold no absolute path of the build machine and no ipywidgets state or CDN widget
 script (scripts/check_built_html.py; _ext/no_widget_state.py)."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import check_built_html  # noqa: E402
 
-SMOKE_HTML = ROOT / "_smoke" / "_build" / "html"  # `make test` builds it (smoke-book)
+# `make test` builds it (smoke-book); BOOK_BUILT_HTML points the test at another build.
+SMOKE_HTML = Path(os.environ.get("BOOK_BUILT_HTML") or ROOT / "_smoke" / "_build" / "html")
 STATE = "application/vnd.jupyter.widget-state+json"
 VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -77,7 +79,7 @@ def test_no_widget_state_for_removed_outputs(tmp_path, with_extension):
         assert STATE in page and any("ipywidgets state" in p for p in problems)
 
 
-@pytest.mark.skipif(not SMOKE_HTML.is_dir(), reason="no built book in _smoke/_build/html (make test's smoke-book step)")
+@pytest.mark.skipif(not SMOKE_HTML.is_dir(), reason=f"no built book in {SMOKE_HTML} (make test's smoke-book step)")
 def test_built_smoke_book_has_no_absolute_path_or_widget_state():
     problems = check_built_html.check(SMOKE_HTML)
     assert not problems, "\n".join(problems[:20])
