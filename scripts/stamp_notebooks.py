@@ -4,7 +4,9 @@
     python scripts/stamp_notebooks.py --check    # change nothing; exit 1 listing what disagrees
 
 The install cell is the first code cell of a chapter, tagged ``colab-install`` (and
-``hide-input`` so the rendered page folds it). If a chapter has none, one is inserted just
+``hide-input`` so the rendered page folds it). It installs the release ``meta.RELEASE`` (a git
+tag) where no ``helpers`` is importable, and stops with what to do when the ``helpers`` it
+imports is not the book's (no ``helpers.BOOK_PACKAGE``). If a chapter has none, one is inserted just
 before its first code cell (so a leading title cell stays on top). In _config.yml only the
 ``url:``/``branch:`` lines under ``repository:`` are edited.
 """
