@@ -7,8 +7,13 @@ provenance (``result_files`` its atomic, concurrency-safe file handling), ``plot
 """
 
 __version__ = "0.1.0"
+#: Marks this package as the book's: the Colab install cell checks it, because other packages
+#: and a reader's own ``helpers.py`` share the name (``helpers.meta.PACKAGE``).
+BOOK_PACKAGE = "projection-head-book"
 
 from helpers.profiles import get_profile  # noqa: E402
-from helpers.runtime import setup  # noqa: E402
+from helpers.runtime import configure_progress_bars, setup  # noqa: E402
 
-__all__ = ["__version__", "get_profile", "setup"]
+configure_progress_bars()  # before any module imports tqdm.auto's bar ($BOOK_PROGRESS)
+
+__all__ = ["BOOK_PACKAGE", "__version__", "get_profile", "setup"]

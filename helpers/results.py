@@ -126,6 +126,19 @@ def results_dir() -> Path:
     return Path.home() / ".cache" / "projection-head-book" / "results"
 
 
+def display_path(path: Path) -> str:
+    """``path`` as a chapter prints it: from the results folder's name on (``results/puzzle/...``),
+    never the absolute path of the machine that built the page; a path outside it by its name."""
+    path = Path(path)
+    folder = results_dir()
+    for base in (folder, folder.resolve()):
+        try:
+            return (Path(folder.name) / path.relative_to(base)).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
 def code_version(experiment: str) -> str:
     """The version of the code that computes ``experiment``'s numbers.
 
@@ -461,11 +474,7 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
                             data_source=named_source, use_committed=use_committed)
         if found is not None:
             if verbose:
-                try:
-                    where = found.path.relative_to(results_dir().parent)
-                except ValueError:
-                    where = found.path
-                print(f"loaded {where} ({found.describe()}, "
+                print(f"loaded {display_path(found.path)} ({found.describe()}, "
                       f"{found.provenance['wall_time_s']:.0f} s to compute, commit "
                       f"{found.provenance.get('git_commit')})")
                 if found.stale:
@@ -482,7 +491,7 @@ def load_or_compute(experiment: str, compute: Callable[[Any, int], dict], *,
     prov = _provenance(experiment, prof.name, data_source, seed, time.perf_counter() - start)
     text = save_result(path, experiment, key, config, payload, prov)
     if verbose:
-        print(f"computed in {prov['wall_time_s']:.1f} s; saved {path}")
+        print(f"computed in {prov['wall_time_s']:.1f} s; saved {display_path(path)}")
     # Parse what was written (not the file, which a concurrent process may be replacing), so a
     # fresh result and a loaded one are the same JSON numbers.
     fresh = _parse(text.encode("utf-8"), path, key)

@@ -11,8 +11,64 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.std import tqdm as std_tqdm
 
 from helpers.profiles import Profile, get_profile
+
+#: ``text``: plain text progress bars (the book's build sets it, see scripts/build_book.py);
+#: ``auto`` (the default): ``tqdm.auto``, live widgets in Jupyter and Colab, text elsewhere.
+ENV_PROGRESS = "BOOK_PROGRESS"
+PROGRESS_MODES = ("auto", "text")
+
+
+def progress_mode() -> str:
+    """``$BOOK_PROGRESS`` (``auto`` when unset or empty).
+
+    Raises:
+        ValueError: a value other than ``auto`` or ``text``.
+    """
+    mode = os.environ.get(ENV_PROGRESS, "").strip().lower() or "auto"
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"{ENV_PROGRESS}={os.environ[ENV_PROGRESS]!r}: expected one of {PROGRESS_MODES}")
+    return mode
+
+
+def configure_progress_bars() -> str:
+    """Apply :func:`progress_mode`; return it. Called by ``helpers/__init__.py`` before any module
+    that does ``from tqdm.auto import tqdm`` is imported.
+
+    A built page has no kernel, so a widget bar there is an empty box that needs require.js and
+    the widget manager from a CDN. In ``text`` mode ``tqdm.auto.tqdm`` becomes :class:`TextBar`,
+    one line of text per finished bar, whatever kernel runs the chapter.
+    """
+    mode = progress_mode()
+    if mode == "text":
+        import tqdm.auto
+
+        tqdm.auto.tqdm, tqdm.auto.trange = TextBar, text_trange
+    return mode
+
+
+class TextBar(std_tqdm):
+    """tqdm's text bar, written once: its final state when it closes (nothing for ``leave=False``).
+
+    A page shows a cell's stderr as it was captured; myst-nb puts each ``\\r`` update of a live
+    bar on a line of its own, so a page would show every intermediate state.
+    """
+
+    def display(self, msg=None, pos=None):
+        if getattr(self, "_final", False) and msg is None:
+            return super().display(msg, pos)
+        return False  # an intermediate state, or the clearing of a leave=False bar: nothing
+
+    def close(self):
+        self._final = True
+        super().close()
+
+
+def text_trange(*args, **kwargs) -> TextBar:
+    """``trange`` for :class:`TextBar`."""
+    return TextBar(range(*args), **kwargs)
 
 
 def get_device(prefer: str | None = None) -> torch.device:

@@ -53,7 +53,7 @@ def test_fixture_passes(book):
 
 def test_edited_url_fails_and_stamp_repairs_it(book, capsys):
     path = book / "00-fixture.ipynb"
-    edit(path, lambda nb: setattr(nb.cells[1], "source", nb.cells[1].source.replace(meta.BRANCH, "dev")))
+    edit(path, lambda nb: setattr(nb.cells[1], "source", nb.cells[1].source.replace(meta.RELEASE, "v0.0.0-dev")))
     assert check(book) == 1
     assert "00-fixture.ipynb" in capsys.readouterr().out
     assert stamp_notebooks.main(["--book", str(book), "--config", "none"]) == 0
