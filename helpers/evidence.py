@@ -157,6 +157,15 @@ def _per_seed(values, name: str) -> np.ndarray:
     return arr
 
 
+def seed_sd(values, axis: int = 0) -> np.ndarray:
+    """The spread over seeds the book prints everywhere: the sample standard deviation
+    (``ddof=1``) along ``axis``; NaN with fewer than 2 seeds."""
+    arr = np.asarray(values, dtype=float)
+    if arr.shape[axis] < 2:
+        return np.full(np.delete(arr.shape, axis), np.nan) if arr.ndim > 1 else np.float64(np.nan)
+    return arr.std(axis=axis, ddof=1)
+
+
 def paired_effect(a, b) -> Evidence:
     """The paired effect ``a - b`` over seeds, with its 95 % t-interval over seeds.
 
@@ -284,6 +293,96 @@ def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data
         return "\n".join([f"**Reproduction: {claim.id}**", ""] +
                          [f"- **{k}**: {v}" for k, v in lines])
     return "\n".join([f"Reproduction: {claim.id}"] + [f"  {k}: {v}" for k, v in lines])
+
+
+# ---------------------------------------------------------------- structure checks
+
+class StandInError(RuntimeError):
+    """A stand-in lacks what a claim needs: a structure check failed (see its message)."""
+
+
+@dataclass(frozen=True)
+class StructureCheck:
+    """What a stand-in must show before its claims mean anything, as a paired effect.
+
+    E.g. Chapter 1: pre-training must beat the untrained network at ``h`` (paired by seed: the
+    same initialisation before and after training) by at least ``min_effect``. A module
+    declares ``STRUCTURE = [StructureCheck(...)]`` and ``structure_values(payload)`` (the
+    paired per-seed values, as ``claim_values``); :func:`check_structure` runs them.
+
+    Passes when the 95 % interval over seeds lies above 0 **and** the mean effect reaches
+    ``min_effect`` (:data:`INTERVAL_CONVENTION`).
+    """
+
+    id: str
+    requirement: str  # what must hold, e.g. 'pre-training beats the untrained network at h'
+    compared: str  # what the effect a - b is
+    min_effect: float  # the clear margin, in units
+    units: str = "points"
+    decimals: int = 1
+    remedy: str = "train longer or on more data (a larger profile)"
+
+    def __post_init__(self):
+        for name in ("id", "requirement", "compared", "units", "remedy"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"StructureCheck.{name} must be a non-empty string")
+        if not math.isfinite(self.min_effect) or self.min_effect < 0:
+            raise ValueError(f"structure check {self.id}: min_effect must be finite and >= 0, "
+                             f"got {self.min_effect!r}")
+
+
+def structure_passes(check: StructureCheck, evidence: Evidence) -> bool:
+    """The interval lies above 0 and the mean effect is at least ``check.min_effect``."""
+    return evidence.ci_low > 0 and evidence.effect >= check.min_effect
+
+
+def check_structure(module, payload: dict, enforce: bool = True) -> list[str]:
+    """Run the module's structure checks on a payload; one printed line per check.
+
+    With fewer than 2 seeds (smoke) a check is reported, not enforced. With ``enforce`` (every
+    profile but ``smoke``) a failed check raises, so a chapter whose stand-in lacks the
+    mechanism stops loudly instead of printing verdicts that test nothing.
+
+    Raises:
+        StandInError: a check failed (with ``enforce``); the message says what and what to do.
+        ValueError: ``structure_values`` cannot read the payload.
+    """
+    checks = list(getattr(module, "STRUCTURE", ()))
+    if not checks:
+        return []
+    try:
+        values = dict(module.structure_values(payload))
+    except (KeyError, IndexError, TypeError, ValueError) as err:
+        raise ValueError(f"{module.__name__}.structure_values cannot read this payload "
+                         f"({type(err).__name__}: {err}); recompute the result") from err
+    lines, failed = [], []
+    for check in checks:
+        a, b = values[check.id]
+        a, b = _per_seed(a, "a"), _per_seed(b, "b")
+        need = f"{check.min_effect:+.{check.decimals}f} {check.units}"
+        if a.size < 2:
+            mean = float(np.mean(a - b)) if a.size else float("nan")
+            lines.append(f"structure check '{check.requirement}': {mean:+.{check.decimals}f} "
+                         f"{check.units} on {a.size} seed, not checked (needs 2+ seeds; a "
+                         f"margin of {need} with an interval above 0)")
+            continue
+        e = paired_effect(a, b)
+        ok = structure_passes(check, e)
+        interval = (f"{e.effect:+.{check.decimals}f} {check.units} (95 % CI "
+                    f"{e.ci_low:+.{check.decimals}f} to {e.ci_high:+.{check.decimals}f}, "
+                    f"{e.n_seeds} seeds)")
+        lines.append(f"structure check '{check.requirement}' ({check.compared}): {interval}; "
+                     f"needs at least {need} with the interval above 0: "
+                     f"{'passed' if ok else 'FAILED'}")
+        if not ok:
+            failed.append((check, interval))
+    if failed and enforce:
+        raise StandInError("; ".join(
+            f"the stand-in fails the structure check '{c.requirement}': {iv}, but the claims "
+            f"need at least {c.min_effect:+.{c.decimals}f} {c.units} with the interval above 0, "
+            f"so its verdicts would test nothing. What to do: {c.remedy}"
+            for c, iv in failed))
+    return lines
 
 
 # ---------------------------------------------------------------- the ledger
@@ -555,6 +654,7 @@ def table_markdown(rows: Sequence[Row], link=None) -> str:
                                         f"({_num(c, e.ci_low)} to {_num(c, e.ci_high)})")
         matters = "-" if e is None else ("yes" if reaches_min_effect(c, e) else "no")
         where = f"{r.profile}, {r.data}" if r.data else r.profile
+        where += f" (older code: {r.stale})" if r.stale else ""
         out.append(f"| {c.chapter} | {c.statement} | {c.compared} | {effect} | "
                    f"{r.n_seeds} | **{r.verdict}** | {matters} "
                    f"(>= {c.min_effect:g} {c.units}) | {where} | "
