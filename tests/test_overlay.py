@@ -1,5 +1,7 @@
 """Digits on images: overlay strength, digit present / absent, DropDigit's rate, seeding."""
 
+import importlib
+
 import pytest
 import torch
 
@@ -58,19 +60,30 @@ def test_composite_round_trips_the_mask():
     assert (composite(packed, 0.7).int() - overlay(x, m, 0.7).int()).abs().max() <= 1
 
 
-@pytest.mark.parametrize("p_drop", [0.0, 0.3, 1.0])
-def test_drop_digit_drops_at_rate_p(p_drop):
-    """With an identity base augment, a view equals the clean image exactly when dropped."""
-    n = 2000
+@pytest.mark.parametrize("p_drop", [0.0, 0.3, 0.6, 1.0])
+def test_drop_digit_one_view_keeps_the_digit_and_views_disagree_at_rate_p(p_drop):
+    """With an identity base augment a view equals the clean image exactly when it lost its
+    digit: at most one view of an image loses it, and the views disagree at rate p_drop."""
+    n = 4000
     x = torch.full((n, 3, 8, 8), 10, dtype=torch.uint8)
     m = torch.ones(n, 8, 8)
     aug = DropDigit(lambda v, generator=None: v, strength=0.5, p_drop=p_drop)
     v1, v2 = aug.two_views(with_mask_channel(x, m), generator=torch.Generator().manual_seed(0))
-    dropped = torch.stack([(v == 10).all(dim=(1, 2, 3)) for v in (v1, v2)]).float()
-    assert abs(float(dropped.mean()) - p_drop) < 0.03
-    if 0 < p_drop < 1:  # the two views decide independently
-        both = float((dropped[0] * dropped[1]).mean())
-        assert abs(both - p_drop**2) < 0.03
+    dropped = torch.stack([(v == 10).all(dim=(1, 2, 3)) for v in (v1, v2)])  # (2, n)
+    assert not (dropped[0] & dropped[1]).any()  # one view always shows the digit
+    disagree = float((dropped[0] ^ dropped[1]).float().mean())
+    assert abs(disagree - p_drop) < 0.03
+    if p_drop > 0:  # either view may be the one that loses it
+        assert abs(float(dropped[0].float().mean()) - p_drop / 2) < 0.03
+    kept = ~dropped
+    assert torch.equal(kept[0] | kept[1], torch.ones(n, dtype=torch.bool))
+    assert (v1[kept[0]] != 10).all()  # a kept digit is visible (strength 0.5 over a full mask)
+
+
+def test_drop_digit_single_view_keeps_the_digit():
+    x = torch.full((50, 3, 8, 8), 10, dtype=torch.uint8)
+    aug = DropDigit(lambda v, generator=None: v, strength=0.5, p_drop=1.0)
+    assert (aug(with_mask_channel(x, torch.ones(50, 8, 8))) != 10).all()
 
 
 def test_drop_digit_with_simclr_augment_is_seeded():
@@ -93,3 +106,22 @@ def test_drop_digit_with_simclr_augment_is_seeded():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_check_drop_digit_passes_on_digit_images_and_fails_on_independent_drops(monkeypatch):
+    from helpers.evidence import StandInError
+    ov = importlib.import_module("helpers.data.overlay")  # `helpers.data.overlay` also names a function
+
+    x = _images(400, 16)
+    m, _ = digit_masks(400, seed=1, size=16)
+    packed = with_mask_channel(x, m)
+    for p in (0.0, 0.5, 1.0):
+        assert "passed" in ov.check_drop_digit(packed, 0.8, p)
+
+    def independent(self, n, generator=None, device=None):  # the old, wrong DropDigit
+        return (torch.rand(n, generator=generator) >= self.p_drop,
+                torch.rand(n, generator=generator) >= self.p_drop)
+
+    monkeypatch.setattr(ov.DropDigit, "digit_kept", independent)
+    with pytest.raises(StandInError, match="both views"):
+        ov.check_drop_digit(packed, 0.8, 1.0)
