@@ -37,7 +37,7 @@ def test_run_payload_shapes_and_ranges(payload):
         assert a.shape == (S, P, R, L)
         assert np.all((a >= 0) & (a <= 1))
     for key in ("untrained_class", "untrained_digit"):
-        assert np.asarray(payload[key]).shape == (S, L)
+        assert np.asarray(payload[key]).shape == (S, R, L)  # each seed's own starting network
     assert np.asarray(payload["loss"]).shape == (S, P, R, 1)
     assert payload["chance_digit"] == pytest.approx(0.1)
     assert payload["chance_class"] == pytest.approx(0.1)
@@ -51,7 +51,8 @@ def test_smoke_profile_fits_the_contract():
     cfg = get_profile("smoke").config("digit_overlay")
     assert len(cfg.strengths) == 2 and len(cfg.p_drops) == 2 and cfg.n_seeds == 1
     cpu = get_profile("cpu").config("digit_overlay")
-    assert len(cpu.strengths) >= 3 and len(cpu.p_drops) >= 4
+    assert len(cpu.strengths) >= 2 and len(cpu.p_drops) >= 3 and cpu.n_seeds >= 3
+    assert len(cpu.strengths) * cpu.n_seeds >= 5  # the claims' paired runs
     assert 0.0 in cpu.p_drops and 1.0 in cpu.p_drops
     for name in ("gpu", "paper"):
         cfg = get_profile(name).config("digit_overlay")
@@ -160,33 +161,48 @@ def test_mnist_missing_or_corrupt_files_raise_clearly(tmp_path):
 
 # ------------------------------------------------------------------------------ verdict, figures
 
-def _hand_payload(h_minus_z_grows: bool) -> dict:
-    """2 strengths x 3 p_drops x 1 seed. Digit at h stays 0.8; z falls with p_drop (or not)."""
+def _hand_payload(h_minus_z_grows: bool, n_seeds: int = 3) -> dict:
+    """2 strengths x 3 p_drops x n_seeds. Digit at h stays 0.8 (+ a little per seed); z falls
+    with p_drop (or rises)."""
     layers = list(digit_overlay.LAYERS)
     z_digit = (0.7, 0.5, 0.2) if h_minus_z_grows else (0.2, 0.5, 0.7)
-    digit = [[[[0.3, 0.5, 0.7, 0.8, 0.6, z]] for z in z_digit] for _ in range(2)]
-    cls = [[[[0.3, 0.4, 0.5, 0.6, 0.55, 0.5]] for _ in z_digit] for _ in range(2)]
+    digit = [[[[0.3, 0.5, 0.7, 0.8 + 0.01 * k, 0.6, z + 0.02 * k * (j == 2)] for k in range(n_seeds)]
+              for j, z in enumerate(z_digit)] for _ in range(2)]
+    cls = [[[[0.3, 0.4, 0.5, 0.6, 0.55, 0.5]] * n_seeds for _ in z_digit] for _ in range(2)]
     return {"layers": layers, "strengths": [0.3, 0.8], "p_drops": [0.0, 0.5, 1.0],
             "acc_digit": digit, "acc_class": cls,
-            "untrained_digit": [[0.2] * 6] * 2, "untrained_class": [[0.2] * 6] * 2,
-            "loss": [[[[5.0]]] * 3] * 2, "chance_digit": 0.1, "chance_class": 0.1,
+            "untrained_digit": [[[0.2] * 6] * n_seeds] * 2,
+            "untrained_class": [[[0.2] * 6] * n_seeds] * 2,
+            "loss": [[[[5.0]] * n_seeds] * 3] * 2, "chance_digit": 0.1, "chance_class": 0.1,
             "data_description": "hand-made", "network": "none"}
 
 
-def test_summarize_verdict_follows_the_numbers():
-    yes = digit_overlay.summarize(_hand_payload(True))
-    assert "p_drop 1: h 80.0 / z 20.0 (+60.0)" in yes
-    assert "expected pattern holds at 2 of 2 strength(s)" in yes
-    assert "h beats z at every p_drop: yes; gap at p_drop 1 larger than at 0: yes" in yes
-    assert "untrained network's digit at h 20.0 %" in yes
-    no = digit_overlay.summarize(_hand_payload(False))
-    assert "expected pattern holds at 0 of 2 strength(s)" in no
-    assert "gap at p_drop 1 larger than at 0: no" in no
-    flipped = _hand_payload(True)
-    flipped["acc_digit"][0][0][0][3] = 0.6  # h below z at s = 0.3, p_drop 0
-    text = digit_overlay.summarize(flipped)
-    assert "expected pattern holds at 1 of 2 strength(s)" in text
-    assert "h beats z at every p_drop: no" in text
+def test_claims_pair_each_strength_and_seed_and_the_verdict_follows_the_numbers():
+    from helpers import evidence as ev
+
+    grows = ev.evaluate(digit_overlay, _hand_payload(True))
+    assert grows["ch5-digit-h-beats-z"].n_seeds == 6  # 2 strengths x 3 seeds
+    assert grows["ch5-digit-h-beats-z"].effect == pytest.approx(100 * (0.81 - 0.22))
+    assert ev.verdict(digit_overlay.CLAIMS[1], grows["ch5-digit-gap-grows"]) == ev.SUPPORTED
+    shrinks = ev.evaluate(digit_overlay, _hand_payload(False))
+    assert ev.verdict(digit_overlay.CLAIMS[0], shrinks["ch5-digit-h-beats-z"]) == ev.SUPPORTED
+    assert ev.verdict(digit_overlay.CLAIMS[1], shrinks["ch5-digit-gap-grows"]) == ev.CONTRADICTED
+
+
+def test_structure_check_needs_the_trained_network_to_read_the_digit():
+    from helpers import evidence as ev
+
+    assert "passed" in ev.check_structure(digit_overlay, _hand_payload(True))[0]
+    unlearned = _hand_payload(True)
+    unlearned["untrained_digit"] = [[[0.81] * 6] * 3] * 2  # as good as the trained network
+    with pytest.raises(ev.StandInError, match="read the digit"):
+        ev.check_structure(digit_overlay, unlearned)
+
+
+def test_cell_table_prints_every_cell_and_the_floor():
+    text = digit_overlay.cell_table(_hand_payload(True, n_seeds=1))
+    assert "  0.8       1     80.0     20.0   +60.0" in text
+    assert "(untr.)" in text and "chance: digit 10 %" in text
 
 
 def test_plots_return_figures(payload):
@@ -198,11 +214,14 @@ def test_plots_return_figures(payload):
         assert isinstance(fig, plt.Figure)
         assert any("profile smoke" in t.get_text() for t in fig.texts)  # the provenance caption
         plt.close(fig)
-    for p_drop, label in ((0.0, "kept"), (1.0, "dropped")):  # the labels follow the draw
-        fig = digit_overlay.example_images(_tiny_cfg(), seed=0, n=4, p_drop=p_drop, profile="smoke")
-        assert [ax.get_xlabel() for ax in fig.axes[-4:]] == [label] * 4 and len(fig.axes) == 4 * 3
-        assert any("profile smoke" in t.get_text() for t in fig.texts)
-        plt.close(fig)
+    fig = digit_overlay.example_images(_tiny_cfg(), seed=0, n=4, p_drop=0.0, profile="smoke")
+    assert [ax.get_xlabel() for ax in fig.axes[-8:]] == ["kept"] * 8 and len(fig.axes) == 4 * 4
+    assert any("profile smoke" in t.get_text() for t in fig.texts)
+    plt.close(fig)
+    fig = digit_overlay.example_images(_tiny_cfg(), seed=0, n=4, p_drop=1.0, profile="smoke")
+    labels = np.array([ax.get_xlabel() for ax in fig.axes[-8:]]).reshape(2, 4)
+    assert all(sorted(labels[:, k]) == ["dropped", "kept"] for k in range(4))  # one view each
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("shape", [(4, 20, 20), (4, 28, 32), (4, 32, 32)])
