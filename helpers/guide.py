@@ -1,25 +1,27 @@
-"""The practitioner's guide: the book's advice, each piece computed from a stored chapter result.
+"""The practitioner's guide: the book's advice, each piece conditioned on computed verdicts.
 
-Every :class:`Finding` compares one probe read *below* the head (the pre-projection layer h,
-or the layer a chapter recommends) with the same probe read at the head's *output* z, over the
-seeds of one stored result, and grades the evidence:
+The guide is the claims ledger (:mod:`helpers.evidence`) read as advice. Each piece of
+:data:`ADVICE` names the declared claims (``CLAIMS`` of the experiment modules) that test it;
+its status is :func:`helpers.evidence.combined_verdict` of their verdicts in the results this
+build stored: *supported* only when every one of its claims is supported (the 95 % interval over
+seeds excludes 0 on the predicted side), otherwise the weakest status among them
+(contradicted, inconclusive, too few seeds, not computed). There is no other grading: no "within
+one standard deviation counts as agreeing", no typed verdict.
 
-* ``clear`` - at least 3 seeds, not the ``smoke`` profile, and the mean difference exceeds
-  twice the standard deviation over seeds of the paired (same network) difference;
-* ``mixed`` - at least 3 seeds outside ``smoke``, but the difference is within that noise;
-* ``weak`` - the ``smoke`` profile or fewer than 3 seeds: a direction, not evidence;
-* ``not computed`` - the chapter has not been run at this profile (the guide never trains).
-
-The guide page renders :func:`collect` as a table and :func:`plot_decision_chart` as the chart;
-nothing in either is typed by hand.
+The guide page renders :func:`evidence_table` (every claim: verdict, effect, interval, seeds,
+profile, data, figure link), :func:`advice_markdown` (each piece of advice with the status of
+its evidence and, when that is not *supported*, what the runs show instead) and
+:func:`plot_decision_chart`. It never trains (:func:`helpers.evidence.collect` reads stored
+results only).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
+
+from helpers import evidence as ev
 
 # Data sources that are the real data sets; everything else is a synthetic or procedural stand-in.
 REAL_DATA = frozenset({"cifar10", "cifar100", "cifar10-5", "urbancars", "mnist-cifar10"})
@@ -29,7 +31,7 @@ def figure_titles() -> dict[str, str]:
     """``{figure target label: link text}`` of the chapter figures the guide links to, in book
     order: each experiment module's ``FIGURES``. A target placed before a figure cell has no
     caption, so every {ref} to it names its text."""
-    return {label: title for module in _modules() for label, title in
+    return {label: title for module in ev.experiment_modules() for label, title in
             getattr(module, "FIGURES", {}).items()}
 
 
@@ -38,225 +40,174 @@ def figure_link(label: str) -> str:
     return f"{{ref}}`{figure_titles()[label]} <{label}>`"
 
 
-STRENGTHS = ("clear", "mixed", "weak", "not computed")
-MIN_SEEDS = 3
-
-
 @dataclass(frozen=True)
-class Finding:
-    """One recommendation's evidence: a probe below the head vs at its output, per seed (in %)."""
+class Advice:
+    """One piece of advice and the declared claims that test it.
 
-    key: str
-    question: str
-    chapter: str  # notebook name without .ipynb, for {doc}`` links
-    figure: str  # the figure's target label, for {ref}`` links
-    measure: str
-    below_name: str
-    top_name: str = "the head output z"
-    below: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (seeds,)
-    top: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (seeds,)
-    provenance: dict | None = None
-    stale: str | None = None  # why the result is not of the running code (results.Result.stale)
-
-    @property
-    def computed(self) -> bool:
-        return self.provenance is not None
-
-    @property
-    def n_seeds(self) -> int:
-        return len(self.below)
-
-    @property
-    def difference(self) -> float:
-        """Mean (below - top) in points; positive: the lower layer is better."""
-        return float(np.mean(self.below - self.top)) if self.computed else float("nan")
-
-    @property
-    def noise(self) -> float:
-        """Standard deviation over seeds of the paired difference below - top (points): h and z
-        come from the same network, so the seed-to-seed level shift cancels."""
-        if self.n_seeds < 2:
-            return float("nan")
-        return float(np.std(self.below - self.top, ddof=1))
-
-    @property
-    def strength(self) -> str:
-        if not self.computed:
-            return "not computed"
-        if self.provenance["profile"] == "smoke" or self.n_seeds < MIN_SEEDS:
-            return "weak"
-        return "clear" if abs(self.difference) > 2 * self.noise else "mixed"
-
-    @property
-    def stand_in(self) -> bool:
-        """True when the data is synthetic or a procedural stand-in for a real data set."""
-        return self.computed and self.provenance["data_source"] not in REAL_DATA
-
-    def verdict(self) -> str:
-        """One sentence, computed: which layer won, by how much, and how sure."""
-        if not self.computed:
-            return (f"not computed at this profile: run {{doc}}`{self.chapter}` first "
-                    "(the guide never trains).")
-        noise = "" if np.isnan(self.noise) else f" (± {self.noise:.1f} over seeds)"
-        values = f"{np.mean(self.below):.1f} % vs {np.mean(self.top):.1f} %"
-        if round(abs(self.difference), 1) == 0:
-            return f"no difference between {self.below_name} and {self.top_name}: {values}"
-        winner = self.below_name if self.difference > 0 else self.top_name
-        return f"{winner} better by {abs(self.difference):.1f} points{noise}: {values}"
-
-    @property
-    def supports(self) -> bool | None:
-        """Does the run point the advice's way: the lower layer (or fixed head) not worse than
-        the top beyond the seed noise? None when not computed."""
-        if not self.computed:
-            return None
-        return self.difference >= -(0.0 if np.isnan(self.noise) else self.noise)
-
-    def where(self) -> str:
-        """Profile, data source, device and seeds, as the figure captions say them."""
-        if not self.computed:
-            return "-"
-        p = self.provenance
-        data = p["data_source"] + (" (stand-in)" if self.stand_in else "")
-        older = (f", computed by an older version of the code ({p.get('code_version')})"
-                 if self.stale else "")
-        return (f"profile {p['profile']}, data {data}, {p['device']}, {self.n_seeds} seed(s)"
-                + older)
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Where a finding's evidence lives and how to read it (declared in its experiment module's
-    ``GUIDE``)."""
-
-    key: str
-    question: str
-    experiment: str  # the stored result's name (helpers.experiments)
-    chapter: str  # notebook name without .ipynb
-    figure: str  # the figure's target label (a key of that module's FIGURES)
-    measure: str
-    below_name: str
-    extract: Callable  # payload -> (below, top): two (seeds,) arrays in %
-    top_name: str = "the head output z"
-
-
-def registered_specs() -> tuple[Spec, ...]:
-    """Every finding's :class:`Spec`, in book order: each experiment module's ``GUIDE`` (a new
-    experiment joins the guide with a ``GUIDE`` entry next to its config)."""
-    return tuple(spec for module in _modules() for spec in getattr(module, "GUIDE", ()))
-
-
-def _modules():
-    """The modules of the registered experiments (helpers.experiments), in book order; an
-    experiment whose module does not exist yet is left out."""
-    from helpers import experiments
-
-    for experiment in experiments.EXPERIMENTS:
-        try:
-            yield experiment.load()
-        except ModuleNotFoundError as err:
-            if err.name != experiment.module:  # the module exists but one of its imports is missing
-                raise
-
-
-def collect(profile=None, specs=None) -> list[Finding]:
-    """Every finding (``specs``, default :func:`registered_specs`) from the results stored for
-    ``profile``; computes nothing.
-
-    A result that is not stored gives a ``not computed`` finding that names its chapter.
+    Attributes:
+        key: short name.
+        situation: the chart's branch, e.g. ``'Pre-trained with SimCLR'`` (may hold newlines).
+        advice: the chart's leaf (may hold newlines).
+        text: the advice in prose (MyST markdown), written to read true whatever the verdicts;
+            the page adds the computed status of its evidence after it.
+        claims: ids of the claims that test it (every one must be declared).
     """
-    from helpers.profiles import get_profile
-    from helpers.results import load_stored
 
-    prof = get_profile(profile) if profile is None or isinstance(profile, str) else profile
-    findings, cache = [], {}
-    for spec in registered_specs() if specs is None else specs:
-        if spec.experiment not in cache:
-            cache[spec.experiment] = load_stored(spec.experiment, profile=prof)
-        result = cache[spec.experiment]
-        base = dict(key=spec.key, question=spec.question, chapter=spec.chapter, figure=spec.figure,
-                    measure=spec.measure, below_name=spec.below_name, top_name=spec.top_name)
-        if result is None:
-            findings.append(Finding(**base))
-            continue
-        below, top = (np.asarray(a, dtype=float) for a in spec.extract(result.payload))
-        if below.shape != top.shape or below.ndim != 1 or below.size == 0:
-            raise ValueError(f"{spec.key}: the extractor must return two equal (seeds,) arrays; "
-                             f"got {below.shape} and {top.shape}")
-        findings.append(Finding(**base, below=below, top=top, provenance=result.provenance,
-                                stale=result.stale))
-    return findings
+    key: str
+    situation: str
+    advice: str
+    text: str
+    claims: tuple
 
 
-def table_markdown(findings: list[Finding]) -> str:
-    """The evidence table (MyST markdown): question, what was measured, verdict, strength, where."""
-    rows = ["| question | measured | result | evidence | where measured | figure |",
-            "| --- | --- | --- | --- | --- | --- |"]
-    for f in findings:
-        rows.append(f"| {f.question} | {f.measure} | {f.verdict()} | **{f.strength}** | "
-                    f"{f.where()} | {figure_link(f.figure)} |")
-    return "\n".join(rows)
-
-
-# Leaves of the decision chart: (finding keys that support it, the advice).
-CHART = (
-    ("Pre-trained with SimCLR\nor another SSL loss", ("ssl-layer", "suppressed-feature",
-     "suppressed-digit"), "probe h (below the head);\nif the task needs a feature\n"
-     "the augmentations remove,\nh or lower"),
-    ("Pre-trained with labels\n(cross-entropy, SupCon)", ("finer-labels-ce", "finer-labels-supcon"),
-     "labels finer than the\ntraining labels:\nprobe h, not z"),
-    ("Spurious cues in training,\nor shifted test data", ("shortcuts-dfr", "shortcuts-shift"),
-     "retrain the last layer\n(DFR) on h with group-\nbalanced validation data"),
-    ("You want to control\nwhat the head drops", ("fixed-head",),
-     "fixed reweighting head;\nchoose k on validation,\nnever on test"),
+ADVICE = (
+    Advice("ssl-layer", "Pre-trained with SimCLR\nor another SSL loss",
+           "probe h (below the head),\nnot z",
+           "**After self-supervised pre-training, probe the layer below the head.** The "
+           "contrastive loss is computed at the head's output $z$; the claim is that the encoder "
+           "output $h$ keeps more of what a downstream task needs, and that training with the "
+           "head makes $h$ better than training without one.",
+           ("ch1-h-beats-z", "ch1-head-helps-h")),
+    Advice("suppressed-feature", "The task needs a feature\nthe augmentations remove",
+           "look at h or lower:\na non-linear net keeps it\nbelow the head",
+           "**If the downstream task needs a feature the augmentations suppress, look below the "
+           "head.** A non-linear network can keep such a feature below the head and drop it at "
+           "the output, which a linear network cannot; on images, a digit the augmentation "
+           "removes from one view would be read better at $h$ than at $z$, more so the more often "
+           "the views disagree about it.",
+           ("ch5-relu-keeps-sign-below", "ch5-linear-cannot", "ch5-digit-h-beats-z",
+            "ch5-digit-gap-grows")),
+    Advice("finer-labels", "Pre-trained with labels\n(cross-entropy, SupCon)",
+           "labels finer than the\ntraining labels:\nprobe h, not z",
+           "**After supervised pre-training, look for labels finer than the training labels "
+           "below the head.** Training on coarse labels pushes the top layer to merge the "
+           "sub-classes of a coarse class (class collapse); the claim is that the layer below the "
+           "head keeps them, with cross-entropy and with SupCon, and that the head is what "
+           "protects $h$.",
+           ("ch6-fine-h-beats-z-ce", "ch6-fine-h-beats-z-supcon", "ch6-head-helps-fine-ce",
+            "ch6-head-helps-fine-supcon")),
 )
-COLOURS = {"clear": "#009E73", "mixed": "#E69F00", "weak": "#CC79A7", "not computed": "#BBBBBB"}
 
 
-def leaf_strength(findings: list[Finding], keys) -> str:
-    """The weakest grade among a leaf's findings (a chain is as strong as its weakest link)."""
-    grades = {f.key: f.strength for f in findings}
-    return max((grades[k] for k in keys), key=STRENGTHS.index)
+@dataclass(frozen=True)
+class AdviceStatus:
+    """A piece of advice with the ledger rows of its claims and their combined status."""
+
+    advice: Advice
+    rows: tuple  # helpers.evidence.Row, one per claim of the advice (declared order)
+
+    @property
+    def status(self) -> str:
+        return ev.combined_verdict(r.verdict for r in self.rows)
 
 
-def leaf_support(findings: list[Finding], keys) -> str:
-    """'n of m findings agree' over the computed findings of a leaf."""
-    chosen = [f for f in findings if f.key in keys and f.computed]
-    if not chosen:
-        return "no run yet"
-    return f"{sum(bool(f.supports) for f in chosen)} of {len(chosen)} runs agree"
+def collect(profile=None, modules=None) -> list[ev.Row]:
+    """The ledger rows of every declared claim, from the results stored for ``profile``."""
+    return ev.collect(profile, modules)
 
 
-def plot_decision_chart(findings: list[Finding], caption: str = ""):
-    """The decision chart: one branch per situation, each leaf coloured by its evidence grade."""
+def advice_status(rows, advice=ADVICE) -> list[AdviceStatus]:
+    """Each piece of advice with its claims' rows.
+
+    Raises:
+        ValueError: an advice names a claim no experiment module declares.
+    """
+    by_id = {r.claim.id: r for r in rows}
+    out = []
+    for a in advice:
+        missing = [c for c in a.claims if c not in by_id]
+        if missing:
+            raise ValueError(f"advice {a.key!r} names claims no experiment declares: {missing}; "
+                             f"declared: {sorted(by_id)}")
+        out.append(AdviceStatus(a, tuple(by_id[c] for c in a.claims)))
+    return out
+
+
+def stand_in(row: ev.Row) -> bool:
+    """True when the row's data is synthetic or a procedural stand-in for a real data set."""
+    return row.data is not None and row.data not in REAL_DATA
+
+
+def evidence_table(rows) -> str:
+    """Every claim as a markdown table row, figures linked (:func:`helpers.evidence.table_markdown`)."""
+    return ev.table_markdown(rows, link=figure_link)
+
+
+_STATUS_TEXT = {
+    ev.SUPPORTED: "every claim behind it is supported by these runs",
+    ev.CONTRADICTED: "these runs **contradict** at least one claim behind it, so at this scale "
+                     "the advice does not hold as stated",
+    ev.INCONCLUSIVE: "at least one claim behind it is **inconclusive** here (its interval "
+                     "includes 0), so these runs do not establish the advice",
+    ev.TOO_FEW_SEEDS: "at least one claim behind it was measured on one seed only (the smoke "
+                      "profile): no verdict, so these runs do not establish the advice",
+    ev.NOT_COMPUTED: "at least one claim behind it has no stored result at this profile: run its "
+                     "chapter first (the guide never trains)",
+}
+
+
+def _row_line(row: ev.Row) -> str:
+    c, e = row.claim, row.evidence
+    where = f"profile {row.profile}" + (f", data {row.data}" if row.data else "")
+    where += " (stand-in)" if stand_in(row) else ""
+    if e is None:
+        return f"  * `{c.id}` ({c.compared}): {row.verdict} ({where})"
+    return (f"  * `{c.id}` ({c.compared}): {ev.interval_text(c, e)}, **{row.verdict}** "
+            f"({where}; {figure_link(c.figure) if c.figure else c.chapter})")
+
+
+def advice_markdown(statuses) -> str:
+    """Each piece of advice, numbered, followed by the computed status of its evidence and one
+    line per claim (effect, interval, seeds, verdict, where measured)."""
+    blocks = []
+    for k, s in enumerate(statuses, 1):
+        lines = [f"**{k}.** {s.advice.text}", "",
+                 f"*Evidence in this build: {s.status}* - {_STATUS_TEXT[s.status]}:", ""]
+        lines += [_row_line(r) for r in s.rows]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+COLOURS = {ev.SUPPORTED: "#009E73", ev.INCONCLUSIVE: "#E69F00", ev.CONTRADICTED: "#D55E00",
+           ev.TOO_FEW_SEEDS: "#CC79A7", ev.NOT_COMPUTED: "#BBBBBB"}
+
+
+def leaf_summary(status: AdviceStatus) -> str:
+    """'2 of 3 claims supported' over the claims of one leaf."""
+    n = sum(r.verdict == ev.SUPPORTED for r in status.rows)
+    return f"{n} of {len(status.rows)} claims supported"
+
+
+def plot_decision_chart(statuses, caption: str = ""):
+    """The decision chart: one branch per piece of advice, each leaf coloured by its status."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch, Patch
 
     from helpers import plots
 
-    fig, ax = plt.subplots(figsize=(9.5, 4.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.4 * len(statuses) + 0.5), 4.8))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
+    width = min(0.225, 0.9 / max(1, len(statuses)))
 
-    def box(x, y, text, colour, width=0.225, height=0.17):
-        ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+    def box(x, y, text, colour, w=width, height=0.17):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - height / 2), w, height,
                                     boxstyle="round,pad=0.01", fc=colour, ec="0.3", alpha=0.9))
         ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
 
     box(0.5, 0.9, "Which representation do I use\nafter pre-training with a head?", "#DDEEFF",
-        width=0.34, height=0.12)
-    xs = np.linspace(0.125, 0.875, len(CHART))
-    for x, (situation, keys, advice) in zip(xs, CHART):
+        w=0.34, height=0.12)
+    xs = np.linspace(0.5 / len(statuses), 1 - 0.5 / len(statuses), len(statuses))
+    for x, s in zip(xs, statuses):
         ax.annotate("", (x, 0.64), (0.5, 0.84), arrowprops=dict(arrowstyle="->", color="0.4"))
-        box(x, 0.58, situation, "#F2F2F2", height=0.12)
+        box(x, 0.58, s.advice.situation, "#F2F2F2", height=0.12)
         ax.annotate("", (x, 0.45), (x, 0.52), arrowprops=dict(arrowstyle="->", color="0.4"))
-        grade = leaf_strength(findings, keys)
-        box(x, 0.3, f"{advice}\n\nevidence: {grade}\n{leaf_support(findings, keys)}",
-            COLOURS[grade], height=0.3)
+        box(x, 0.3, f"{s.advice.advice}\n\nevidence: {s.status}\n{leaf_summary(s)}",
+            COLOURS[s.status], height=0.3)
     ax.text(0.5, 0.07, "Always: when it is cheap, probe several layers on a validation split "
             "and keep the best (Chapter 3).", ha="center", fontsize=9, style="italic")
     ax.set_ylim(0.03, 0.97)
-    ax.legend(handles=[Patch(fc=COLOURS[s], ec="0.3", label=s) for s in STRENGTHS],
+    ax.legend(handles=[Patch(fc=COLOURS[v], ec="0.3", label=v) for v in COLOURS],
               loc="upper left", fontsize=8, title="evidence", title_fontsize=8, frameon=False,
               bbox_to_anchor=(0.0, 1.02))
     if caption:

@@ -41,7 +41,7 @@ from helpers.train import Recipe, train
 from dataclasses import dataclass, replace
 
 from helpers.budget import full_epochs_of, views
-from helpers.guide import Spec
+from helpers.evidence import Claim, seed_sd
 
 
 # --- config: every size knob of this experiment, per profile (units in comments) --------------
@@ -117,28 +117,41 @@ def cost(cfg) -> float:
                                             cfg.width) for m in cfg.methods)
 
 
-# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+# --- the claims, declared before they are measured (helpers.evidence) ------------------------
 
 FIGURES = {"ch06-fig-layers": "Ch. 6, fine and coarse probes by layer"}
 
 
-def _guide_fine_h_and_z(method):
-    """Fine-label probe accuracy (%) per seed of ``method`` at h and at the head output z."""
-    def extract(payload):
-        fine = 100 * np.asarray(payload["fine"][method], dtype=float)  # (seeds, layers)
-        return fine[:, PRE], fine[:, -1]
-    return extract
+def _fine_claims(loss: str, name: str) -> list:
+    return [
+        Claim(id=f"ch6-fine-h-beats-z-{loss}", chapter="06-class-collapse", paper="Xue2024",
+              statement=f"after {name} training on coarse labels with a head, fine labels are "
+                        f"read better at h than at z",
+              compared=f"fine-label probe accuracy at h minus at z, {name} + MLP head, same "
+                       f"network", direction=+1, min_effect=1.0, figure="ch06-fig-layers"),
+        Claim(id=f"ch6-head-helps-fine-{loss}", chapter="06-class-collapse", paper="Xue2024",
+              statement=f"with {name}, h of the network trained with a head reads fine labels "
+                        f"better than h of the network trained without one",
+              compared=f"fine-label probe accuracy at h, {name} + MLP head minus {name} without "
+                       f"a head, paired by seed", direction=+1, min_effect=1.0,
+              figure="ch06-fig-layers"),
+    ]
 
 
-GUIDE = (
-    Spec("finer-labels-ce", "Supervised pre-training, downstream labels finer than the training "
-         "labels (cross-entropy)?", "class_collapse", "06-class-collapse", "ch06-fig-layers",
-         "fine-label probe, cross-entropy + MLP head", "the pre-projection layer h",
-         _guide_fine_h_and_z("ce/mlp")),
-    Spec("finer-labels-supcon", "... the same with SupCon?", "class_collapse", "06-class-collapse",
-         "ch06-fig-layers", "fine-label probe, SupCon + MLP head", "the pre-projection layer h",
-         _guide_fine_h_and_z("supcon/mlp")),
-)
+CLAIMS = _fine_claims("ce", "cross-entropy") + _fine_claims("supcon", "SupCon")
+
+
+def claim_values(payload) -> dict:
+    """Per-seed paired values (points) of every claim."""
+    def fine(method):
+        return 100 * np.asarray(payload["fine"][method], dtype=float)  # (n_seeds, n_layers)
+
+    out = {}
+    for loss in ("ce", "supcon"):
+        head, bare = fine(f"{loss}/mlp"), fine(f"{loss}/none")
+        out[f"ch6-fine-h-beats-z-{loss}"] = (head[:, PRE], head[:, -1])
+        out[f"ch6-head-helps-fine-{loss}"] = (head[:, PRE], bare[:, PRE])
+    return out
 
 
 # --- the experiment -------------------------------------------------------------------------------
@@ -296,9 +309,9 @@ def summary_rows(payload: dict) -> list[dict]:
         fine, coarse = _stats(payload, "fine", m), _stats(payload, "coarse", m)
         gap = fine[:, PRE] - fine[:, -1]
         rows.append({"method": m, "fine_h": fine[:, PRE].mean(), "fine_z": fine[:, -1].mean(),
-                     "fine_h_sd": fine[:, PRE].std(), "fine_z_sd": fine[:, -1].std(),
+                     "fine_h_sd": seed_sd(fine[:, PRE]), "fine_z_sd": seed_sd(fine[:, -1]),
                      "coarse_h": coarse[:, PRE].mean(), "coarse_z": coarse[:, -1].mean(),
-                     "gap": gap.mean(), "gap_sd": gap.std(), "gap_min": gap.min(),
+                     "gap": gap.mean(), "gap_sd": seed_sd(gap), "gap_min": gap.min(),
                      "gap_max": gap.max(), "n_seeds": len(fine),
                      "best_fine_layer": payload["layers"][int(fine.mean(0).argmax())]})
     return rows

@@ -39,7 +39,6 @@ from helpers.train import Recipe, train
 from dataclasses import dataclass
 
 from helpers.budget import full_epochs_of
-from helpers.guide import Spec
 
 
 # --- config: every size knob of this experiment, per profile (units in comments) --------------
@@ -122,35 +121,12 @@ def cost(cfg) -> float:
     return cfg.n_seeds * heads * per_head
 
 
-# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+# --- figures the practitioner's guide links to (helpers.guide; claims: issue 17) ----------
 
 FIGURES = {"ch08-fig-linear": "Ch. 8, the linear model",
            "ch08-fig-simclr": "Ch. 8, k sweep with SimCLR",
            "ch08-fig-supcon": "Ch. 8, k sweep with SupCon",
            "ch08-fig-ce": "Ch. 8, k sweep with cross-entropy"}
-
-
-def _guide_fixed_vs_mlp(setting, task):
-    """``task`` probe accuracy (%) per seed at h: the fixed head of the k chosen on validation
-    against the MLP head, in ``setting``."""
-    def extract(payload):
-        from helpers.experiments import reweighting_report as report
-
-        part = payload[setting]
-        acc = 100 * report.accuracy(part)  # (heads, seeds, tasks, layers, splits)
-        pick = report.select_kappa(part, task, "h")
-        k = part["heads"].index(f"k={pick['kappa']:g}")
-        t, h, test = part["tasks"].index(task), part["layers"].index("h"), part["splits"].index("test")
-        return acc[k, :, t, h, test], acc[part["heads"].index("mlp"), :, t, h, test]
-    return extract
-
-
-GUIDE = (
-    Spec("fixed-head", "Can a fixed reweighting head (k chosen on validation) replace the MLP "
-         "head?", "reweighting", "08-fixed-reweighting", "ch08-fig-supcon",
-         "fine-label probe at h, SupCon: best fixed k vs MLP head", "the fixed head",
-         _guide_fixed_vs_mlp("supcon", "fine"), top_name="the MLP head"),
-)
 
 
 # --- the experiment -------------------------------------------------------------------------------

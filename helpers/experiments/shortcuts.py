@@ -54,7 +54,6 @@ from helpers.train import Recipe, train
 from dataclasses import dataclass, replace
 
 from helpers.budget import full_epochs_of, views
-from helpers.guide import Spec
 
 
 # --- config: every size knob of this experiment, per profile (units in comments) --------------
@@ -141,42 +140,12 @@ def cost(cfg) -> float:
     return total + 3 * run(cfg.n_learn, "erm", cfg.learn_epochs)  # one network per cue
 
 
-# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+# --- figures the practitioner's guide links to (helpers.guide; claims: issue 17) ----------
 
 FIGURES = {"ch07-fig-dfr": "Ch. 7, DFR at every layer",
            "ch07-fig-shifts": "Ch. 7, shifted test sets",
            "ch07-fig-whac-a-mole": "Ch. 7, Whac-A-Mole",
            "ch07-fig-correlation": "Ch. 7, gaps against the cue correlation"}
-
-
-def _guide_dfr(method):
-    """DFR worst-group accuracy (%) per seed of ``method`` at h and at z."""
-    def extract(payload):
-        runs = payload["runs"][method]
-        return tuple(100 * np.array([r["dfr"][layer]["worst_group"] for r in runs])
-                     for layer in (PRE, POST))
-    return extract
-
-
-def _guide_shift(method, shift):
-    """Probe accuracy (%) per seed of ``method`` on the ``shift`` test set, at h and at z."""
-    def extract(payload):
-        runs = payload["runs"][method]
-        return tuple(100 * np.array([r["shifts"][layer][shift] for r in runs])
-                     for layer in (PRE, POST))
-    return extract
-
-
-GUIDE = (
-    Spec("shortcuts-dfr", "Spurious cues in training, a small group-balanced validation set "
-         "(DFR)?", "shortcuts", "07-shortcuts", "ch07-fig-dfr",
-         "DFR worst-group accuracy, ERM + MLP head", "the pre-projection layer h",
-         _guide_dfr("erm_head")),
-    Spec("shortcuts-shift", "The test backgrounds change (a shift the training never saw)?",
-         "shortcuts", "07-shortcuts", "ch07-fig-shifts",
-         "probe accuracy on background-flipped test images, ERM + MLP head",
-         "the pre-projection layer h", _guide_shift("erm_head", "bg_flip")),
-)
 
 
 # --- the experiment -------------------------------------------------------------------------------
