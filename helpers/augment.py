@@ -501,11 +501,15 @@ class SimCLRAugment(torch.nn.Module):
 # ---------------------------------------------------------------------------- recipes
 
 
-def simclr_augment(size: int, crop_scale_min: float, jitter: float) -> SimCLRAugment:
+def simclr_augment(size: int, crop_scale_min: float, jitter: float,
+                   hue: float | None = None) -> SimCLRAugment:
     """SimCLR's augmentation at colour-jitter strength s (Chen et al. 2020, App. A): crops of
-    area in [crop_scale_min, 1], jitter (0.8s, 0.8s, 0.8s, 0.2s). Chapters 1, 4, 5, 6, 8."""
+    area in [crop_scale_min, 1], jitter (0.8s, 0.8s, 0.8s, 0.2s). Chapters 1, 4, 5, 6, 8.
+
+    ``hue`` overrides the hue strength (0: no hue shift), for a stand-in whose class *is* a hue:
+    there, SimCLR's hue jitter would change the label between two views."""
     return SimCLRAugment(size=size, scale=(crop_scale_min, 1.0),
-                         jitter=(0.8 * jitter,) * 3 + (0.2 * jitter,))
+                         jitter=(0.8 * jitter,) * 3 + (0.2 * jitter if hue is None else hue,))
 
 
 class ShiftFlip(torch.nn.Module):

@@ -104,7 +104,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=course.TIMINGS)
     parser.add_argument("--book", type=Path, default=course.BOOK)
     parser.add_argument("--keep-outputs", type=Path, default=None, metavar="DIR")
+    parser.add_argument("--keep-results", type=Path, default=None, metavar="DIR",
+                        help="compute each chapter into a fresh DIR/<number> (kept afterwards, e.g. "
+                             "to commit the results) instead of a temporary folder")
     args = parser.parse_args(argv)
+    if args.use_cache and args.keep_results:
+        parser.error("--keep-results computes from scratch; it cannot be combined with --use-cache")
 
     notebooks = course.chapter_notebooks(args.book)
     chosen = args.chapters or list(notebooks)
@@ -132,8 +137,14 @@ def _measure(args, notebooks, chosen, record, commit, dirty, here) -> int:
     failures = 0
     for number in chosen:
         with tempfile.TemporaryDirectory(prefix=f"timing-{number}-") as tmp:
+            if args.keep_results:
+                tmp = args.keep_results.resolve() / number
+                if tmp.exists() and any(tmp.iterdir()):
+                    raise SystemExit(f"{tmp} is not empty: --keep-results needs a fresh folder "
+                                     "so the chapter is timed from scratch")
+                tmp.mkdir(parents=True, exist_ok=True)
             if not args.use_cache:
-                os.environ["BOOK_RESULTS_DIR"] = tmp
+                os.environ["BOOK_RESULTS_DIR"] = str(tmp)
             load_before = os.getloadavg()[0]
             seconds, status = run_notebook(notebooks[number], args.timeout, args.keep_outputs)
             load_after = os.getloadavg()[0]

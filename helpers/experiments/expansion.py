@@ -497,7 +497,7 @@ def head_sweep(scfg, temperatures, seed: int, progress: bool = True) -> dict:
     download = scfg.data.startswith("cifar")
     train_set = load_image_set(scfg.data, "train", scfg.n_train, seed, download=download)
     test = load_image_set(scfg.data, "test", scfg.n_test, seed + 1, download=download)
-    augment = simclr_augment(train_set.images.shape[-1], scfg.crop_scale_min, scfg.jitter)
+    augment = simclr_augment(train_set.images.shape[-1], scfg.crop_scale_min, scfg.jitter, scfg.hue)
     rows = []
     for tau in tqdm(temperatures, desc="temperature sweep", disable=not progress, leave=False):
         seed_everything(seed)  # the same initialisation at every temperature
