@@ -329,6 +329,22 @@ def test_summary_rows_computed_from_numbers():
     assert row["best_fine_layer"] == "h"
 
 
+def test_claims_pair_h_with_z_and_the_head_with_no_head_by_seed():
+    from helpers import evidence as ev
+
+    head = [[.1, .2, .3, .60 + .01 * k, .5, .40 + .02 * k] for k in range(5)]
+    bare = [[.1, .2, .3, .61 - .01 * k] for k in range(5)]
+    p = {"layers": list(cc.LAYERS), "fine": {"ce/mlp": head, "ce/none": bare,
+                                             "supcon/mlp": head, "supcon/none": head}}
+    found = ev.evaluate(cc, p)
+    assert found["ch6-fine-h-beats-z-ce"].effect == pytest.approx(18.0)  # 20 - k, k = 0..4
+    assert ev.verdict(cc.CLAIMS[0], found["ch6-fine-h-beats-z-ce"]) == ev.SUPPORTED
+    assert found["ch6-head-helps-fine-ce"].effect == pytest.approx(3.0)  # 2k - 1, k = 0..4
+    assert found["ch6-head-helps-fine-ce"].n_seeds == 5
+    identical = found["ch6-head-helps-fine-supcon"]  # the same numbers with and without
+    assert identical.effect == 0 and ev.verdict(cc.CLAIMS[3], identical) == ev.INCONCLUSIVE
+
+
 # ------------------------------------------------------------------------ exercise checks
 
 

@@ -470,12 +470,18 @@ def head_report(net, images, labels, device, seed: int = 0) -> dict:
 
 def chapter1_head(pcfg, seed: int, progress: bool = True) -> dict:
     """Linearise the head of Chapter 1's seed-``seed`` network: loaded from Chapter 1's kept
-    networks (:func:`helpers.experiments.puzzle.trained_networks`; trained once if missing)."""
+    networks (:func:`helpers.experiments.puzzle.trained_networks`) when Chapter 1 has run;
+    otherwise only that one seed is trained (and kept), not all of Chapter 1's seeds."""
+    from dataclasses import replace
+
     from helpers.experiments import puzzle
     from helpers.runtime import get_device
 
     device = get_device()
     train, test = puzzle.load_data(pcfg, seed)
+    seeds = [seed + k for k in range(pcfg.n_seeds)]
+    if not puzzle.networks_path(pcfg, seeds).exists():
+        pcfg = replace(pcfg, n_seeds=1)  # alone = the same as in a batch (helpers.train)
     nets, hist = puzzle.trained_networks(pcfg, seed, device, progress, train_set=train)
     report = head_report(nets[0], test.images, test.labels, device, seed)
     return {**report, "loss": hist[0]["loss"], "temperature": pcfg.temperature,
