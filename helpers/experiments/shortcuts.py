@@ -121,8 +121,11 @@ CONFIGS = {
 # (Li et al. use an ImageNet-pretrained ResNet-50 at 224 px; the book trains from scratch). Read
 # at 64 px: the CIFAR stem keeps full resolution, so 224 px would cost 49x a 32-px image; at 64 px
 # (4x) 3 seeds x (ERM, ERM + head, SupCon's two views) x 100 epochs is about 380 full CIFAR-10
-# epochs, inside the chapter budget (PAPER_BUDGET_EPOCHS). The real folders have no masks: no
-# background re-draw, LLE or shifted copies there.
+# epochs, inside the chapter budget (PAPER_BUDGET_EPOCHS). The released folders hold each
+# image's car and co-object masks (NNN_mask.png, NNN_co_occur_obj_mask.png) and, in train, its
+# background alone (NNN_bg_only.png): the loader reads them (helpers.data.urbancars_real), and
+# the Last Layer Ensemble's swaps are composited from them as in the authors' UrbanCarsAug. Only
+# the shifted test copies (flips, styles, watermark) are the stand-in's alone.
 CONFIGS["paper"] = replace(CONFIGS["gpu"], data="urbancars", size=64, width=64,
                               head_hidden=2048, epochs=100, n_seeds=3,
                               methods=("erm", "erm_head", "supcon_head"), first_seed_methods=(),
