@@ -253,3 +253,44 @@ def test_a_decompression_bomb_names_its_path(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="pixels") as err:
         real.load_urbancars(tmp_path, "test")
     assert ".jpg" in str(err.value) and str(tmp_path) in str(err.value)
+
+
+# --- the Last Layer Ensemble's swaps (swap_cues), stand-in and real layout ---------------------
+
+@pytest.mark.parametrize("mode", uc.SWAP_MODES)
+def test_swaps_take_the_cue_from_another_image_never_the_source(mode):
+    d = uc.make_urbancars("train", size=32, seed=0, n=400, return_masks=True)
+    a = uc.swap_cues(d, mode, seed=0)
+    assert torch.equal(a.labels, d.labels) and a.images.shape == d.images.shape
+    # no augmented image is pixel-identical to its source
+    assert not (a.images == d.images).flatten(1).all(dim=1).any()
+    idx = torch.arange(len(d))
+    swapped, kept = ("bg_source", "obj_source") if mode == "bg" else ("obj_source", "bg_source")
+    assert (d.labels[a.extra[swapped]] != d.labels).all()  # the swapped cue: the other class
+    assert (d.labels[a.extra[kept]] == d.labels).all()  # the other cue: the same class...
+    assert (a.extra[kept] != idx).all() and (a.extra[swapped] != idx).all()  # ...never itself
+    assert torch.equal(a.extra["bg"], d.extra["bg"][a.extra["bg_source"]])
+    assert torch.equal(a.extra["coobj"], d.extra["coobj"][a.extra["obj_source"]])
+    # the car is the source's: its opaque pixels unchanged
+    car = d.extra["car_mask"] == 255
+    diff = (a.images.int() - d.images.int()).abs().amax(dim=1)
+    assert (diff[car] == 0).all()
+    # the swapped cue now disagrees with the label mostly (95 % in the source class)
+    cue = a.extra["bg" if mode == "bg" else "coobj"]
+    assert (cue != a.labels).float().mean() > 0.85
+
+
+def test_swaps_refuse_data_without_masks():
+    d = uc.make_urbancars("train", size=16, seed=0, n=40)
+    with pytest.raises(ValueError, match="return_masks=True"):
+        uc.swap_cues(d, "bg", 0)
+    with pytest.raises(ValueError, match="mode"):
+        uc.swap_cues(uc.make_urbancars("train", size=16, seed=0, n=40, return_masks=True), "car", 0)
+
+
+def test_swaps_on_the_real_layout(tmp_path):
+    _write_urbancars(tmp_path)
+    train = real.load_urbancars(tmp_path, "train")
+    a = uc.swap_cues(train, "coobj", seed=1)
+    assert len(a) == 16 and not (a.images == train.images).flatten(1).all(dim=1).any()
+    assert (train.labels[a.extra["obj_source"]] != train.labels).all()
