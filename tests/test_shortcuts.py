@@ -116,6 +116,22 @@ def test_dfr_penalties_and_choice_shown():
         S.dfr(X, val, X, (1.0,), 0, "l3")
 
 
+def test_model_selection_keeps_the_best_worst_group_epoch(monkeypatch):
+    """Li et al. select the epoch with the best worst-group validation accuracy; ties: later."""
+    scores = iter([0.2, 0.9, 0.5, 0.9, 0.1])
+    monkeypatch.setattr(S, "layer_features", lambda net, x, device: {"logits": torch.zeros(4, 2)})
+    monkeypatch.setattr(S, "_group_worst", lambda pred, y, g: next(scores))
+    net = torch.nn.Linear(1, 1)
+    select = S._WorstGroupSelection([net], S.make_urbancars("val", size=16, seed=0, n=8), "cpu")
+    for epoch in range(1, 6):
+        with torch.no_grad():
+            net.weight.fill_(float(epoch))
+        select(epoch)
+    select.restore()
+    assert net.weight.item() == 4.0  # epochs 2 and 4 tie at 0.9: the later is kept
+    assert net.selection == {"epoch": 4, "val_worst_group": [0.2, 0.9, 0.5, 0.9, 0.1]}
+
+
 @pytest.fixture(scope="module")
 def payload():
     # two seeds (an interval exists), short penalty grids (the fits dominate at this size)
@@ -136,6 +152,7 @@ def test_run_structure_and_ranges(payload):
     assert set(run["dfr"]) == set(S.layer_names("erm_head"))
     assert set(run["lle"]) == set(run["pooled"]) == set(run["dfr_l2"]) == {S.PRE, S.POST}
     assert run["dfr"]["h"]["penalty"] == "l1" and run["dfr"]["h"]["value"] in (1.0, 0.1)
+    assert run["selection"]["epoch"] == 1 and len(run["selection"]["val_worst_group"]) == 1
     for res in (list(run["dfr"].values()) + list(run["lle"].values())
                 + list(run["pooled"].values()) + [run["own"]]):
         assert 0 <= res["id_acc"] <= 1 and 0 <= res["worst_group"] <= 1

@@ -1,32 +1,39 @@
 """Chapter 7, "Shortcuts come in multiples": UrbanCars, DFR at every layer, Whac-A-Mole, LLE.
 
-``run(cfg, seed)`` trains, for each seed, every method of ``cfg.methods``:
+``run(cfg, seed)`` trains every method of ``cfg.methods`` for ``cfg.n_seeds`` seeds (a method's
+seeds together, on the same images; seed s gives every method the same initial weights):
 
 * ``erm``          cross-entropy, no projection head (classifier on h);
 * ``erm_head``     cross-entropy through a 2-layer MLP head (classifier on z);
 * ``supcon_head``  SupCon on the MLP head's output z;
-* ``erm_bgaug``    ``erm`` whose training images have their background re-drawn at random with
-  probability 1/2: a mitigation aimed at *one* shortcut (the Whac-A-Mole demonstration);
+* ``erm_bgaug``    ``erm`` whose training images have, with probability 1/2, their background
+  swapped for one of an image of the other class (:func:`helpers.data.urbancars.swap_cues`): a
+  mitigation aimed at *one* shortcut (Whac-A-Mole);
+* ``erm_coaug``    the same with the co-object swapped (the reverse direction);
 * ``erm_head_wm``  ``erm_head`` on training data where one class carries a text watermark (the
   ImageNet-W analogue; evaluated on the watermark and style shifts only).
 
-and evaluates each on the balanced test split with the Whac-A-Mole metrics
-(:mod:`helpers.metrics`):
+Networks with their own classifier keep the epoch with the best worst-group validation
+accuracy (Li et al.'s model selection). Each is evaluated on the balanced test split with the
+Whac-A-Mole metrics (:mod:`helpers.metrics`):
 
 * ``own``: the network's own classifier (cross-entropy methods);
-* ``dfr``: Deep Feature Reweighting (Kirichenko et al. 2023) at *every* layer: a logistic
-  regression refit on the group-balanced validation split, its penalty chosen by worst-group
-  accuracy on the other half of the validation split (never on test);
+* ``dfr``: Deep Feature Reweighting (Kirichenko et al. 2023) at *every* layer: an L1 logistic
+  regression (their penalty) refit on the group-balanced validation split, its strength chosen
+  by worst-group accuracy on the other half of the validation split (never on test);
+  ``dfr_l2``: the same with an L2 penalty, at h and z, to show the choice;
 * ``lle``: Last Layer Ensemble (Li et al. 2023) on the frozen pre- and post-projection layers:
-  one logistic head per training distribution (original, background re-drawn, co-object
-  re-drawn), a shift predictor, and inference that mixes the heads by the predictor's softmax;
+  one logistic head per training distribution (original, background swapped, co-object
+  swapped), a shift predictor, and inference that mixes the heads' logits by the predictor's
+  softmax; ``pooled``: its control, one head on the three distributions pooled;
 * ``shifts``: a probe fit on in-distribution training features, scored on an in-distribution
   test set (cues agree 95 %) and on shifted copies of it (background flipped, co-object
   flipped, edge sketch, colour shift; watermark added for ``erm_head_wm``).
 
 With ``cfg.correlations`` non-empty, ``sweep`` adds one ``erm_head`` network (first seed) per
 cue-label agreement (background and co-object alike, 0.5 = no shortcut): its own classifier's
-metrics and DFR at h and z, for the chapter's correlation explorer.
+metrics and DFR at h and z, for the chapter's correlation explorer. The declared claims
+(:data:`CLAIMS`) are read from the payload by :func:`claim_values`.
 
 Layers (:mod:`helpers.layers`): ``stage1..3`` (pooled conv blocks), ``h`` (the encoder output,
 pre-projection), and for head methods ``head1`` and ``z`` (post-projection).
@@ -506,6 +513,8 @@ def evaluate(net: Network, method: str, data: dict, cfg, seed: int, device) -> d
     data = {k: (ds.subset(slice(0, n_fit)) if k.startswith("train") else ds) for k, ds in data.items()}
     feats = {k: layer_features(net, ds.images, device) for k, ds in data.items()}
     out = {"layers": layer_names(method)}
+    if getattr(net, "selection", None):  # the epoch kept by worst-group validation accuracy
+        out["selection"] = net.selection
     if method != "supcon_head":
         out["own"] = _metrics(feats["test"]["logits"].argmax(1), data["test"])
     if method != "erm_head_wm":
@@ -549,13 +558,45 @@ def train_method(cfg, method: str, data: dict, seeds, device, progress=True):
         seed_everything(s)  # seed s: the same initial weights for every method (paired)
         nets.append(build_network(cfg, method))
     alt = MITIGATIONS.get(method)
+    # model selection needs the own classifier and a validation split (helpers.distributed's
+    # single-network runs may pass training images only)
+    select = (_WorstGroupSelection(nets, data["val"], device)
+              if not method.startswith("supcon") and "val" in data else None)
     train_networks(nets, data["train"].images, data["train"].labels,
                    loss="supcon" if method.startswith("supcon") else "ce", epochs=cfg.epochs,
                    seeds=seeds, device=device, cfg=cfg,
                    alt_images=data[f"train_{alt}"].images if alt else None,
                    alt_prob=0.5 if alt else 0.0, desc=f"{method}, {len(seeds)} seed(s)",
-                   progress=progress)
+                   progress=progress, on_epoch_end=select)
+    if select is not None:
+        select.restore()
     return nets
+
+
+class _WorstGroupSelection:
+    """Model selection as Li et al.: after every epoch, each network's own classifier is scored
+    by worst-group accuracy on the (group-balanced) validation split; the epoch with the best
+    score (ties: the later) is kept. ``restore()`` loads it and sets ``net.selection`` =
+    ``{"epoch": chosen (1-based), "val_worst_group": [score per epoch]}``."""
+
+    def __init__(self, nets, val, device):
+        self.nets, self.val, self.device = nets, val, device
+        self.curves = [[] for _ in nets]
+        self.best = [None] * len(nets)
+
+    def __call__(self, epoch: int) -> None:
+        for k, net in enumerate(self.nets):
+            logits = layer_features(net, self.val.images, self.device)["logits"]
+            score = _group_worst(logits.argmax(1), self.val.labels, self.val.extra["group"])
+            if not self.curves[k] or score >= max(self.curves[k]):
+                self.best[k] = (epoch, {n: t.detach().clone() for n, t in net.state_dict().items()})
+            self.curves[k].append(score)
+
+    def restore(self) -> None:
+        for net, curve, best in zip(self.nets, self.curves, self.best):
+            if best is not None:
+                net.load_state_dict(best[1])
+                net.selection = {"epoch": best[0], "val_worst_group": curve}
 
 
 def cue_learnability(cfg, seed: int, device, progress=True) -> dict:
