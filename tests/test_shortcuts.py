@@ -268,3 +268,21 @@ def test_resnet18_arch_path_of_the_gpu_profile():
     feats = S.layer_features(net, torch.randint(0, 255, (3, 3, 32, 32), dtype=torch.uint8), "cpu")
     assert list(feats) == S.layer_names("supcon_head") + ["logits"]
     assert feats[S.PRE].shape == (3, 16) and feats[S.POST].shape == (3, 8)
+
+
+def test_the_real_layout_runs_through_the_chapter(tmp_path, monkeypatch):
+    """The paper profile's path on tiny files in the authors' layout (masks included): the LLE's
+    swaps are composited from the released masks and bg_only; no stand-in shift sets."""
+    from test_urbancars import _write_urbancars  # tests/test_urbancars.py: the authors' layout
+
+    _write_urbancars(tmp_path / "urbancars", per_group=4, size=(16, 16))
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    cfg = replace(SMOKE, data="urbancars", size=16, n_probe=32, batch_size=16,
+                  l2_grid=(1e-2,), dfr_c_grid=(1.0,))
+    data = S.load_data(cfg, 0)
+    assert set(data) == {"train", "val", "test", "train_bg_swap", "train_coobj_swap"}
+    assert len(data["train"]) == 32 and "bg_only" in data["train"].extra
+    net = S.train_method(cfg, "erm", data, 0, "cpu", progress=False)
+    out = S.evaluate(net, "erm", data, cfg, 0, "cpu")
+    assert set(out["lle"]) == set(out["pooled"]) == {S.PRE} and out["shifts"][S.PRE] == {}
+    assert 0 <= out["lle"][S.PRE]["worst_group"] <= 1
