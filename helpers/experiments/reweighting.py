@@ -409,12 +409,12 @@ def run_setting(cfg, setting: str, seed: int, device=None, progress: bool = True
         acc.append([_probe_all(net, data, setting, cfg, device) for net in nets])
         bar.update()
     bar.close()
-    p = head_dim(cfg)
     kappas = [1.0 if n == NONE else None if n == MLP else float(n[2:]) for n in names]
+    # the config's (nominal) last weights; the heads' k are rounded to 6 digits in their names
+    last_weights = [1.0, *map(float, cfg.last_weights), None]
     return {"heads": names, "tasks": list(TASKS[setting]), "layers": list(LAYERS),
             "splits": list(SPLITS), "acc": acc, "untrained_acc": untrained, "loss": losses,
-            "seeds": seeds, "kappas": kappas,
-            "last_weights": [None if k is None else k ** -(p - 1) for k in kappas],
+            "seeds": seeds, "kappas": kappas, "last_weights": last_weights,
             "data_description": data["description"],
             "chance": {t: 1 / (int(data["splits"]["test"][1][t].max()) + 1)
                        for t in TASKS[setting]}}
