@@ -131,36 +131,89 @@ def test_choose_kappa_uses_mean_and_prefers_weaker_head():
 
 
 def _fake_part():
-    """3 fixed heads + MLP, 2 seeds, 1 task, layers (h, z), splits (val, test): validation
-    prefers k = 1.1, test prefers k = 1.5."""
+    """No head, 2 fixed heads, MLP; 2 seeds, 1 task, layers (h, z), splits (val, test):
+    validation prefers no head (which must not be chosen), then k = 1.1; test prefers k = 1.5."""
     acc = np.zeros((4, 2, 1, 2, 2))
-    acc[:, :, 0, 0, 0] = np.array([0.5, 0.8, 0.6, 0.7])[:, None]  # val at h
+    acc[:, :, 0, 0, 0] = np.array([0.9, 0.8, 0.6, 0.7])[:, None]  # val at h
     acc[:, :, 0, 0, 1] = np.array([0.5, 0.6, 0.9, 0.7])[:, None]  # test at h
-    return {"heads": ["k=1", "k=1.1", "k=1.5", "mlp"], "tasks": ["class"], "layers": ["h", "z"],
-            "splits": ["val", "test"], "acc": acc.tolist(), "chance": {"class": 0.1}}
+    acc[:, 1, 0, 0, 1] += [0.0, 0.02, 0.0, 0.04]  # seed 1 differs: paired values per seed
+    untrained = np.full_like(acc, 0.25)
+    untrained[:, :, 0, 1, 1] = 0.2  # the untrained networks' h - z: 5 points at test
+    return {"heads": ["none", "k=1.1", "k=1.5", "mlp"], "tasks": ["class"], "layers": ["h", "z"],
+            "splits": ["val", "test"], "acc": acc.tolist(), "untrained_acc": untrained.tolist(),
+            "last_weights": [1.0, 0.05, 1e-4, None], "chance": {"class": 0.1}}
 
 
-def test_select_kappa_never_looks_at_test():
+def test_select_kappa_never_looks_at_test_nor_picks_no_head():
     pick = rr.select_kappa(_fake_part(), "class", "h")
-    assert pick["kappa"] == 1.1 and pick["val"] == pytest.approx(0.8)
-    assert pick["test"] == pytest.approx(0.6)
+    assert pick["kappa"] == 1.1 and pick["val"] == pytest.approx(0.8)  # not 'none' (val 0.9)
+    assert pick["test"] == pytest.approx(0.61)
+    assert rr.fixed_heads(_fake_part()) == [1, 2]
     with pytest.raises(ValueError, match="task must be one of"):
         rr.select_kappa(_fake_part(), "digit")
-
-
-def test_compare_to_mlp_and_table_are_computed():
     part = _fake_part()
-    lines = rr.compare_to_mlp(part)
-    assert lines[0].startswith("class at h: k = 1.1") and "falls short of" in lines[0]
+    part["heads"] = ["none", "k=1", "mlp", "mlp2"]
+    with pytest.raises(ValueError, match="no fixed head with k > 1"):
+        rr.select_kappa(part, "class")
+
+
+def test_h_comparison_pairs_the_three_networks_by_seed():
+    c = rr.h_comparison(_fake_part(), "class")
+    np.testing.assert_allclose(c["fixed"], [60, 62])
+    np.testing.assert_allclose(c["mlp"], [70, 74])
+    np.testing.assert_allclose(c["none"], [50, 50])
+
+
+def test_comparison_control_and_table_are_computed():
+    part = _fake_part()
+    lines = rr.comparison_lines(part)
+    assert lines[0].startswith("class at h: fixed head k = 1.1 (chosen on validation) 61.0")
+    assert "MLP head 72.0" in lines[0] and "no head 50.0" in lines[0]
     rows = rr.kappa_table(part)
-    assert rows[1][0] == "k=1 (no head)" and rows[-1][0] == "2-layer MLP head"
-    assert rows[3][1] == "90.0 ± 0.0"
+    assert rows[1][0] == "no head (k = 1)" and rows[-1][0] == "2-layer MLP head"
+    assert rows[2][0] == "k=1.1 (w=5e-02)" and rows[3][1] == "90.0 ± 0.0"
+    control = rr.control_rows(part)
+    assert control[3][1].endswith("| +5.0")  # k=1.5: trained 90 - 0 at z, untrained 25 - 20
+
+
+def test_heads_named_by_their_last_weight():
+    for w, p in ((0.1, 32), (1e-8, 512), (0.5, 2)):
+        k = rx.kappa_for(w, p)
+        assert k > 1 and k ** -(p - 1) == pytest.approx(w)
+    # participation ratio: all p coordinates without a head; (1 + r) / (1 - r), r = k^-2, for a
+    # head whose weights vanish long before the last coordinate
+    assert rx.effective_coordinates(1.0, 32) == pytest.approx(32)
+    r = 1.5 ** -2
+    assert rx.effective_coordinates(1.5, 400) == pytest.approx((1 + r) / (1 - r))
+    with pytest.raises(ValueError, match="last weight"):
+        rx.kappa_for(1.0, 32)
+    cfg = get_profile("cpu").config("reweighting")
+    names = rx.head_names(cfg)
+    assert names[0] == "none" and names[-1] == "mlp" and len(names) == len(cfg.last_weights) + 2
+    assert all(float(n[2:]) > 1 for n in names[1:-1])
+
+
+def test_claims_read_the_h_comparison():
+    from helpers import evidence
+    payload = {"supcon": _fake_part(), "ce": _fake_part()}
+    for part in payload.values():
+        part["tasks"] = ["fine"]
+    values = rx.claim_values(payload)
+    assert set(values) == {c.id for c in rx.CLAIMS}
+    a, b = values["ch8-supcon-fixed-beats-mlp"]
+    np.testing.assert_allclose(a - b, [-10, -12])
+    ev = evidence.evaluate(rx, payload)["ch8-supcon-fixed-beats-mlp"]
+    assert ev.effect == pytest.approx(-11)
+    # two seeds: half-width t(0.975, 1) * sd / sqrt(2) = 12.71 * 1.414 / 1.414, so 0 is inside
+    assert ev.ci_high == pytest.approx(-11 + 12.706, abs=1e-2)
+    assert evidence.verdict(rx.CLAIMS[0], ev) == "inconclusive"
 
 
 def test_build_head():
     assert isinstance(rx.build_head("k=1.05", 16, get_profile("smoke").config("reweighting")),
                       FixedReweightingHead)
     assert isinstance(rx.build_head("mlp", 16, get_profile("smoke").config("reweighting")), MLPHead)
+    assert rx.build_head("none", 16, None).kappa == 1.0
     with pytest.raises(ValueError, match="unknown head"):
         rx.build_head("linear", 16, None)
     with pytest.raises(ValueError, match="kappa must be a finite number >= 1"):
@@ -182,15 +235,19 @@ def test_load_data_shapes_and_splits():
 
 @pytest.mark.parametrize("setting", rx.SETTINGS)
 def test_run_setting_end_to_end(setting):
-    """Tiny sizes: the payload has (heads, seeds, tasks, layers, splits) accuracies in [0, 1];
-    k = 1 is the identity, so its h and z probes agree exactly."""
+    """Tiny sizes: the payload has (heads, seeds, tasks, layers, splits) accuracies in [0, 1],
+    trained and untrained; no head is the identity, so its h and z probes agree exactly."""
     torch.set_num_threads(1)
     cfg = replace(get_profile("smoke").config("reweighting"), n_train=64, n_val=32, n_test=32,
-                  kappas=(1.0, 1.5), batch_size=32, epochs=1)
+                  last_weights=(1e-3,), batch_size=32, epochs=1)
     out = rx.run_setting(cfg, setting, 0, progress=False)
-    acc = np.array(out["acc"])
-    assert acc.shape == (3, 1, 2, 2, 2) and np.all((acc >= 0) & (acc <= 1))
+    acc, untrained = np.array(out["acc"]), np.array(out["untrained_acc"])
+    assert out["heads"][0] == "none" and out["kappas"][0] == 1.0 and out["kappas"][-1] is None
+    assert out["last_weights"][1] == pytest.approx(1e-3)
+    assert acc.shape == untrained.shape == (3, 1, 2, 2, 2)
+    assert np.all((acc >= 0) & (acc <= 1)) and np.all((untrained >= 0) & (untrained <= 1))
     np.testing.assert_array_equal(acc[0, :, :, 0], acc[0, :, :, 1])
+    np.testing.assert_array_equal(untrained[0, :, :, 0], untrained[0, :, :, 1])
     if setting == "ce":  # the cheapest setting: same seed, same numbers
         assert out["acc"] == rx.run_setting(cfg, setting, 0, progress=False)["acc"]
 

@@ -65,32 +65,96 @@ def test_dfr_on_balanced_val_ignores_the_spurious_feature():
     assert min(float((erm[gt == g] == yt[gt == g]).float().mean()) for g in range(4)) < worst
 
 
-def test_lle_inference_matches_the_mixture_oracle():
+def test_lle_inference_mixes_logits_as_the_authors():
+    """model/classifiers.py, LastLayerEnsemble.forward at eval: sum_k softmax(s)_k head_k."""
     rng = np.random.default_rng(1)
     feats = [torch.tensor(rng.standard_normal((60, 3)), dtype=torch.float32) + k for k in range(3)]
     labels = [torch.tensor(rng.integers(0, 2, 60)) for _ in range(3)]
     lle = S.LastLayerEnsemble(1e-2).fit(feats, labels)
     X = torch.tensor(rng.standard_normal((7, 3)), dtype=torch.float32)
-    heads = torch.stack([h.decision(X) for h in lle.heads], dim=1)
-    want = _lle_reference(lle.shift_predictor.decision(X), heads)
-    assert torch.allclose(lle.predict_proba(X), want.to(lle.predict_proba(X).dtype), atol=1e-6)
-    assert torch.allclose(lle.predict_proba(X).sum(1), torch.ones(7, dtype=want.dtype).to(lle.predict_proba(X).dtype))
+    heads = torch.stack([h.decision(X) for h in lle.heads], dim=1)  # (7, 3, 2)
+    w = torch.softmax(lle.shift_predictor.decision(X), dim=1)
+    want = sum(w[:, k, None] * heads[:, k] for k in range(3))  # written out head by head
+    assert torch.allclose(lle.decision(X), want, atol=1e-6)
+    assert torch.equal(lle.predict(X), want.argmax(1))
+    assert torch.allclose(_lle_reference(lle.shift_predictor.decision(X), heads), want, atol=1e-6)
     with pytest.raises(ValueError, match="at least 2"):
         S.LastLayerEnsemble(1e-2).fit(feats[:1], labels[:1])
 
 
+def test_l1_logistic_fit_is_optimal_and_sparse():
+    """KKT conditions of min ||W||_1 + C sum CE (an oracle independent of the solver): the mean
+    loss's gradient g satisfies g_j = -lam sign(w_j) where w_j != 0 and |g_j| <= lam elsewhere."""
+    rng = np.random.default_rng(0)
+    X = torch.tensor(rng.standard_normal((300, 12)), dtype=torch.float32)
+    y = (X[:, 0] - 0.5 * X[:, 1] + 0.8 * torch.tensor(rng.standard_normal(300)) > 0).long()
+    nonzero = []
+    for C in (0.3, 0.03, 0.003):
+        probe = S.l1_logistic_fit(X, y, 2, C, iters=5000, tol=1e-12)
+        Xs = ((X - probe.mean) / probe.std).double()
+        P = torch.softmax(Xs @ probe.weight.double() + probe.bias.double(), dim=1)
+        g = Xs.T @ (P - torch.nn.functional.one_hot(y, 2).double()) / len(X)
+        lam, W = 1 / (C * len(X)), probe.weight.double()
+        on = W.abs() > 1e-6
+        assert torch.allclose(g[on], -lam * torch.sign(W[on]), atol=2e-4)
+        assert (g[~on].abs() <= lam + 2e-4).all()
+        nonzero.append(int(on.any(1).sum()))
+    assert nonzero[0] > nonzero[-1]  # a stronger penalty keeps fewer features
+    with pytest.raises(ValueError, match="C is"):
+        S.l1_logistic_fit(X, y, 2, 0.0)
+
+
+def test_dfr_penalties_and_choice_shown():
+    rng = np.random.default_rng(2)
+    from helpers.data.urbancars import make_urbancars
+    val = make_urbancars("val", size=16, seed=0, n=80)
+    X = torch.tensor(rng.standard_normal((80, 6)), dtype=torch.float32) + val.labels[:, None]
+    for penalty, grid in (("l1", (1.0, 0.1)), ("l2", (1e-3, 1e-1))):
+        pred, value = S.dfr(X, val, X, grid, 0, penalty)
+        assert value in grid and pred.shape == (80,)
+    with pytest.raises(ValueError, match="penalty"):
+        S.dfr(X, val, X, (1.0,), 0, "l3")
+
+
+def test_model_selection_keeps_the_best_worst_group_epoch(monkeypatch):
+    """Li et al. select the epoch with the best worst-group validation accuracy; ties: later."""
+    scores = iter([0.2, 0.9, 0.5, 0.9, 0.1])
+    monkeypatch.setattr(S, "layer_features", lambda net, x, device: {"logits": torch.zeros(4, 2)})
+    monkeypatch.setattr(S, "_group_worst", lambda pred, y, g: next(scores))
+    net = torch.nn.Linear(1, 1)
+    select = S._WorstGroupSelection([net], S.make_urbancars("val", size=16, seed=0, n=8), "cpu")
+    for epoch in range(1, 6):
+        with torch.no_grad():
+            net.weight.fill_(float(epoch))
+        select(epoch)
+    select.restore()
+    assert net.weight.item() == 4.0  # epochs 2 and 4 tie at 0.9: the later is kept
+    assert net.selection == {"epoch": 4, "val_worst_group": [0.2, 0.9, 0.5, 0.9, 0.1]}
+
+
 @pytest.fixture(scope="module")
 def payload():
-    cfg = replace(SMOKE, methods=("erm", "erm_head", "erm_bgaug"), first_seed_methods=("erm_head_wm",))
+    # two seeds (an interval exists), short penalty grids (the fits dominate at this size)
+    cfg = replace(SMOKE, methods=("erm", "erm_head", "erm_bgaug", "erm_coaug"),
+                  first_seed_methods=("erm_head_wm",), n_seeds=2, l2_grid=(1e-3, 1e-1),
+                  dfr_c_grid=(1.0, 0.1))
     return S.run(cfg, 0, progress=False)
 
 
+PROV = {"profile": "smoke", "data_source": "urbancars-standin", "device": "cpu", "seed": 0}
+
+
 def test_run_structure_and_ranges(payload):
-    assert payload["methods"] == ["erm", "erm_head", "erm_bgaug", "erm_head_wm"]
+    assert payload["methods"] == ["erm", "erm_head", "erm_bgaug", "erm_coaug", "erm_head_wm"]
+    assert payload["seeds"] == [0, 1] and all(len(payload["runs"][m]) == 2 for m in
+                                              ("erm", "erm_head", "erm_bgaug", "erm_coaug"))
     run = payload["runs"]["erm_head"][0]
     assert set(run["dfr"]) == set(S.layer_names("erm_head"))
-    assert set(run["lle"]) == {S.PRE, S.POST}
-    for res in list(run["dfr"].values()) + list(run["lle"].values()) + [run["own"]]:
+    assert set(run["lle"]) == set(run["pooled"]) == set(run["dfr_l2"]) == {S.PRE, S.POST}
+    assert run["dfr"]["h"]["penalty"] == "l1" and run["dfr"]["h"]["value"] in (1.0, 0.1)
+    assert run["selection"]["epoch"] == 1 and len(run["selection"]["val_worst_group"]) == 1
+    for res in (list(run["dfr"].values()) + list(run["lle"].values())
+                + list(run["pooled"].values()) + [run["own"]]):
         assert 0 <= res["id_acc"] <= 1 and 0 <= res["worst_group"] <= 1
         assert -1 <= res["both_gap"] <= 1
     assert set(run["shifts"][S.PRE]) == set(S.TEST_SHIFTS)
@@ -112,11 +176,33 @@ def test_report_table_and_comparison(payload):
     rows = report.table_rows(payload)
     assert rows and all(set(METRICS) <= set(r) for r in rows)
     text = report.format_table(rows)
-    assert "DFR at h (pre-projection)" in text and "DFR at z (post-projection)" in text
+    for name in ("DFR (L1) at h (pre-projection)", "DFR (L2) at z (post-projection)",
+                 "LLE at h", "one head, pooled swaps at h"):
+        assert name in text
     lines = report.paper_comparison(payload)
-    assert lines[0].startswith("ERM BG+CoObj gap: paper -69.2")
+    assert lines[1].startswith("ERM BG+CoObj gap: paper -69.2") and "PAPERS.md" in lines[0]
     wam = report.whac_a_mole(payload)
     assert wam["bg_gap_change"] == pytest.approx(wam["erm_bgaug"]["bg_gap"] - wam["erm"]["bg_gap"])
+
+
+def test_claims_are_paired_by_seed_and_printed_from_verdicts(payload):
+    from helpers import evidence
+    values = S.claim_values(payload)
+    assert set(values) == {c.id for c in S.CLAIMS}
+    a, b = values["ch7-wam-bg-raises-coobj"]
+    runs = payload["runs"]
+    assert a.tolist() == [100 * r["own"]["coobj_gap"] for r in runs["erm_bgaug"]]
+    assert b.tolist() == [100 * r["own"]["coobj_gap"] for r in runs["erm"]]
+    a, b = values["ch7-dfr-h-beats-z"]
+    assert a.tolist() == [100 * r["dfr"]["h"]["worst_group"] for r in runs["erm_head"]]
+    rows = report.claim_rows(payload, PROV)
+    assert all(r.n_seeds == 2 and r.evidence is not None for r in rows.values())
+    wam = report.whac_a_mole_lines(payload, PROV)
+    combined = evidence.combined_verdict([rows[c].verdict for c in report.WAM_CLAIMS])
+    assert wam[-1].endswith(f"(both claims supported): {combined}")
+    assert len(report.findings(payload, PROV)) == len(S.CLAIMS)
+    boxes = report.reproduction(payload, PROV, SMOKE)
+    assert len(boxes) == len(S.CLAIMS) and "-69.2" in boxes[-1] and "PAPERS.md" in boxes[-1]
 
 
 def test_report_lines_are_computed_from_the_payload(payload):
@@ -125,10 +211,8 @@ def test_report_lines_are_computed_from_the_payload(payload):
     run = payload["runs"]["erm_head"][0]["dfr"]
     assert len(dfr) == len(payload["runs"]["erm_head"])
     assert f"worst group h {100 * run['h']['worst_group']:.1f} vs z {100 * run['z']['worst_group']:.1f}" in dfr[0]
-    wam, mole = report.whac_a_mole_lines(payload), report.whac_a_mole(payload)
-    moved = mole["bg_gap_change"] > 0 and mole["coobj_gap_change"] < 0
-    assert wam[-1].endswith("yes - one gap shrank while the other grew" if moved
-                            else "no - the two gaps did not move in opposite directions")
+    lle = report.lle_lines(payload)
+    assert any(line.startswith("ERM, no head, at h: BG+CoObj gap DFR (L1)") for line in lle)
     shifts = report.shift_lines(payload)
     assert any(line.startswith("watermark model, own") for line in shifts)
     sweep = report.sweep_lines(payload)
@@ -146,7 +230,7 @@ def test_report_figures_draw(payload):
         assert fig.axes
         plt.close(fig)
     fig, ax = plt.subplots()
-    report.metric_drawer(payload)(ax, "erm", "DFR at h")
+    report.metric_drawer(payload)(ax, "erm", "DFR (L1) at h")
     report.sweep_drawer(payload)(ax, 0.95)
     assert len(ax.patches) == 3 * len(METRICS)  # three read-outs x five metrics
     plt.close(fig)
@@ -166,9 +250,11 @@ def test_checks_accept_reference_and_diagnose_mistakes():
     with pytest.raises(AssertionError, match="pooled"):
         checks.check_shortcut_metrics(
             lambda *a: dict(zip(("id_acc", "bg_gap", "coobj_gap", "both_gap"), _pooled_variant(*a))))
-    with pytest.raises(AssertionError, match="mixed logits"):
-        checks.check_lle_mixture(lambda s, h: torch.softmax(
-            (torch.softmax(s, 1)[:, :, None] * h).sum(1), 1))
+    # the authors' rule (logits mixed) passes; mixing probabilities is diagnosed
+    assert checks.check_lle_mixture(lambda s, h: (torch.softmax(s, 1)[:, :, None] * h).sum(1))
+    with pytest.raises(AssertionError, match="mix their logits"):
+        checks.check_lle_mixture(lambda s, h: (torch.softmax(s, 1)[:, :, None]
+                                               * torch.softmax(h, 2)).sum(1))
 
     def stub(*a):
         raise NotImplementedError("Exercise ch07-ex-metrics: write it")
@@ -182,3 +268,21 @@ def test_resnet18_arch_path_of_the_gpu_profile():
     feats = S.layer_features(net, torch.randint(0, 255, (3, 3, 32, 32), dtype=torch.uint8), "cpu")
     assert list(feats) == S.layer_names("supcon_head") + ["logits"]
     assert feats[S.PRE].shape == (3, 16) and feats[S.POST].shape == (3, 8)
+
+
+def test_the_real_layout_runs_through_the_chapter(tmp_path, monkeypatch):
+    """The paper profile's path on tiny files in the authors' layout (masks included): the LLE's
+    swaps are composited from the released masks and bg_only; no stand-in shift sets."""
+    from test_urbancars import _write_urbancars  # tests/test_urbancars.py: the authors' layout
+
+    _write_urbancars(tmp_path / "urbancars", per_group=4, size=(16, 16))
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    cfg = replace(SMOKE, data="urbancars", size=16, n_probe=32, batch_size=16,
+                  l2_grid=(1e-2,), dfr_c_grid=(1.0,))
+    data = S.load_data(cfg, 0)
+    assert set(data) == {"train", "val", "test", "train_bg_swap", "train_coobj_swap"}
+    assert len(data["train"]) == 32 and "bg_only" in data["train"].extra
+    net = S.train_method(cfg, "erm", data, 0, "cpu", progress=False)
+    out = S.evaluate(net, "erm", data, cfg, 0, "cpu")
+    assert set(out["lle"]) == set(out["pooled"]) == {S.PRE} and out["shifts"][S.PRE] == {}
+    assert 0 <= out["lle"][S.PRE]["worst_group"] <= 1

@@ -122,7 +122,11 @@ def test_bad_split_and_val_size():
 
 # --- real data: tiny files in the released layout --------------------------------------------
 
-def _write_urbancars(root, per_group=2, size=(12, 12), mode="RGB"):
+def _write_urbancars(root, per_group=2, size=(12, 12), mode="RGB", masks=True):
+    """The authors' layout (gen_urbancars.py, urbancars_aug_gen_bg_only.py): NNN.jpg, and next
+    to it NNN_mask.png and NNN_co_occur_obj_mask.png (written like torchvision's save_image:
+    three equal channels), and in train NNN_bg_only.png. Mask values encode (group, index) so
+    the test can check that each mask is read with its own image."""
     rng = np.random.default_rng(0)
     for split, sub in real.URBANCARS_SPLIT_DIRS.items():
         for o in (0, 1):
@@ -132,18 +136,52 @@ def _write_urbancars(root, per_group=2, size=(12, 12), mode="RGB"):
                     folder.mkdir(parents=True, exist_ok=True)
                     for i in range(per_group):
                         arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-                        Image.fromarray(arr).convert(mode).save(folder / f"{i}.jpg")
+                        Image.fromarray(arr).convert(mode).save(folder / f"{i:03d}.jpg")
+                        if not masks:
+                            continue
+                        g = 4 * o + 2 * b + c
+                        for suffix, value in (("_mask", 10 + 16 * g + i),
+                                              ("_co_occur_obj_mask", 140 + 8 * g + i)):
+                            m = np.full((size[1], size[0], 3), value, dtype=np.uint8)
+                            Image.fromarray(m).save(folder / f"{i:03d}{suffix}.png")
+                        if split == "train":
+                            bg = np.full((size[1], size[0], 3), 3 * g + i, dtype=np.uint8)
+                            Image.fromarray(bg).save(folder / f"{i:03d}_bg_only.png")
 
 
 def test_real_loader_reads_the_layout(tmp_path):
     _write_urbancars(tmp_path)
     d = real.load_urbancars(tmp_path, "train")
+    # 16 images, not 64: the three .png files next to every .jpg are masks, not images
     assert len(d) == 16 and d.images.shape == (16, 3, 12, 12)
     assert torch.bincount(d.extra["group"], minlength=8).tolist() == [2] * 8
     g = d.extra["group"]
     assert torch.equal(d.labels, g // 4) and torch.equal(d.extra["bg"], (g // 2) % 2)
     assert torch.equal(d.extra["coobj"], g % 2)
-    assert real.load_urbancars(tmp_path, "test", size=8).images.shape == (16, 3, 8, 8)
+    # each image's masks and background are its own (values written from group and index)
+    index = torch.arange(16) % 2
+    assert d.extra["car_mask"].shape == (16, 12, 12) and d.extra["car_mask"].dtype == torch.uint8
+    assert torch.equal(d.extra["car_mask"][:, 0, 0], 10 + 16 * g + index)
+    assert torch.equal(d.extra["obj_mask"][:, 5, 7], 140 + 8 * g + index)
+    assert d.extra["bg_only"].shape == (16, 3, 12, 12)
+    assert torch.equal(d.extra["bg_only"][:, 1, 3, 3], 3 * g + index)
+    test = real.load_urbancars(tmp_path, "test", size=8)
+    assert test.images.shape == (16, 3, 8, 8) and test.extra["car_mask"].shape == (16, 8, 8)
+    assert "bg_only" not in test.extra  # the generator writes them for train only
+    assert set(real.load_urbancars(tmp_path, "val", masks=False).extra) == {"bg", "coobj", "group"}
+
+
+def test_real_loader_needs_every_mask(tmp_path):
+    _write_urbancars(tmp_path)
+    folder = tmp_path / real.URBANCARS_SPLIT_DIRS["val"] / real.urbancars_folder(1, 1, 0)
+    (folder / "001_co_occur_obj_mask.png").unlink()
+    with pytest.raises(FileNotFoundError, match="001_co_occur_obj_mask.png"):
+        real.load_urbancars(tmp_path, "val")
+    assert len(real.load_urbancars(tmp_path, "val", masks=False)) == 16
+    train = tmp_path / real.URBANCARS_SPLIT_DIRS["train"] / real.urbancars_folder(0, 0, 0)
+    (train / "000_bg_only.png").unlink()
+    with pytest.raises(ValueError, match="1 of 16 .* no \\*_bg_only.png"):
+        real.load_urbancars(tmp_path, "train")
 
 
 def test_real_loader_errors(tmp_path):
@@ -161,15 +199,15 @@ def test_real_loader_errors(tmp_path):
 
 
 def test_real_loader_rejects_wrong_mode_and_mixed_sizes(tmp_path):
-    _write_urbancars(tmp_path / "grey", mode="L")
+    _write_urbancars(tmp_path / "grey", mode="L", masks=False)
     with pytest.raises(ValueError, match="mode 'L'"):
         real.load_urbancars(tmp_path / "grey", "train")
     _write_urbancars(tmp_path / "mixed")
     odd = tmp_path / "mixed" / real.URBANCARS_SPLIT_DIRS["test"] / real.urbancars_folder(0, 0, 0)
     Image.fromarray(np.zeros((9, 14, 3), dtype=np.uint8)).save(odd / "odd.jpg")
     with pytest.raises(ValueError, match="differ in size"):
-        real.load_urbancars(tmp_path / "mixed", "test")
-    assert len(real.load_urbancars(tmp_path / "mixed", "test", size=10)) == 17
+        real.load_urbancars(tmp_path / "mixed", "test", masks=False)
+    assert len(real.load_urbancars(tmp_path / "mixed", "test", size=10, masks=False)) == 17
 
 
 def test_imagenet_r_style_folder(tmp_path):
@@ -215,3 +253,44 @@ def test_a_decompression_bomb_names_its_path(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="pixels") as err:
         real.load_urbancars(tmp_path, "test")
     assert ".jpg" in str(err.value) and str(tmp_path) in str(err.value)
+
+
+# --- the Last Layer Ensemble's swaps (swap_cues), stand-in and real layout ---------------------
+
+@pytest.mark.parametrize("mode", uc.SWAP_MODES)
+def test_swaps_take_the_cue_from_another_image_never_the_source(mode):
+    d = uc.make_urbancars("train", size=32, seed=0, n=400, return_masks=True)
+    a = uc.swap_cues(d, mode, seed=0)
+    assert torch.equal(a.labels, d.labels) and a.images.shape == d.images.shape
+    # no augmented image is pixel-identical to its source
+    assert not (a.images == d.images).flatten(1).all(dim=1).any()
+    idx = torch.arange(len(d))
+    swapped, kept = ("bg_source", "obj_source") if mode == "bg" else ("obj_source", "bg_source")
+    assert (d.labels[a.extra[swapped]] != d.labels).all()  # the swapped cue: the other class
+    assert (d.labels[a.extra[kept]] == d.labels).all()  # the other cue: the same class...
+    assert (a.extra[kept] != idx).all() and (a.extra[swapped] != idx).all()  # ...never itself
+    assert torch.equal(a.extra["bg"], d.extra["bg"][a.extra["bg_source"]])
+    assert torch.equal(a.extra["coobj"], d.extra["coobj"][a.extra["obj_source"]])
+    # the car is the source's: its opaque pixels unchanged
+    car = d.extra["car_mask"] == 255
+    diff = (a.images.int() - d.images.int()).abs().amax(dim=1)
+    assert (diff[car] == 0).all()
+    # the swapped cue now disagrees with the label mostly (95 % in the source class)
+    cue = a.extra["bg" if mode == "bg" else "coobj"]
+    assert (cue != a.labels).float().mean() > 0.85
+
+
+def test_swaps_refuse_data_without_masks():
+    d = uc.make_urbancars("train", size=16, seed=0, n=40)
+    with pytest.raises(ValueError, match="return_masks=True"):
+        uc.swap_cues(d, "bg", 0)
+    with pytest.raises(ValueError, match="mode"):
+        uc.swap_cues(uc.make_urbancars("train", size=16, seed=0, n=40, return_masks=True), "car", 0)
+
+
+def test_swaps_on_the_real_layout(tmp_path):
+    _write_urbancars(tmp_path)
+    train = real.load_urbancars(tmp_path, "train")
+    a = uc.swap_cues(train, "coobj", seed=1)
+    assert len(a) == 16 and not (a.images == train.images).flatten(1).all(dim=1).any()
+    assert (train.labels[a.extra["obj_source"]] != train.labels).all()

@@ -2,8 +2,8 @@
 
 ``check_shortcut_metrics(fn)``: the student's I.D. accuracy and gaps against a reference written
 here as plain loops (independent of :func:`helpers.metrics.shortcut_metrics`, which is refused as
-an answer). ``check_lle_mixture(fn)``: the Last Layer Ensemble's inference rule against a
-reference written with torch ops.
+an answer). ``check_lle_mixture(fn)``: the Last Layer Ensemble's inference rule (the authors' logit
+mixing) against a reference written with torch ops.
 """
 
 from __future__ import annotations
@@ -97,25 +97,32 @@ def check_shortcut_metrics(fn) -> bool:
 
 
 def _lle_reference(shift_logits, head_logits):
+    """The authors' rule (``model/classifiers.py``, ``LastLayerEnsemble.forward`` at eval):
+    the heads' logits weighted by the shift predictor's softmax."""
     import torch
     w = torch.softmax(shift_logits, dim=1)  # (n, K)
-    return (w[:, :, None] * torch.softmax(head_logits, dim=2)).sum(dim=1)  # (n, C)
+    return (w[:, :, None] * head_logits).sum(dim=1)  # (n, C) logits
 
 
 def _lle_argmax_variant(shift_logits, head_logits):
     import torch
     k = shift_logits.argmax(dim=1)
-    return torch.softmax(head_logits[torch.arange(len(k)), k], dim=1)
+    return head_logits[torch.arange(len(k)), k]
 
 
-def _lle_logit_variant(shift_logits, head_logits):
+def _lle_probability_variant(shift_logits, head_logits):
     import torch
     w = torch.softmax(shift_logits, dim=1)
-    return torch.softmax((w[:, :, None] * head_logits).sum(dim=1), dim=1)
+    return (w[:, :, None] * torch.softmax(head_logits, dim=2)).sum(dim=1)
+
+
+def _lle_unweighted_variant(shift_logits, head_logits):
+    return head_logits.mean(dim=1)
 
 
 def check_lle_mixture(fn) -> bool:
-    """Check ``fn(shift_logits (n, K), head_logits (n, K, C)) -> (n, C)`` class probabilities."""
+    """Check ``fn(shift_logits (n, K), head_logits (n, K, C)) -> (n, C)`` mixed logits, the
+    authors' inference rule."""
     import torch
     g = torch.Generator().manual_seed(0)
     cases = [("n=5, K=3, C=2", (torch.randn(5, 3, generator=g), torch.randn(5, 3, 2, generator=g))),
@@ -124,8 +131,12 @@ def check_lle_mixture(fn) -> bool:
                                            torch.randn(4, 3, 5, generator=g)))]
     return check_function(
         fn, _lle_reference, cases, "LLE mixture", atol=1e-6,
-        hint="softmax the shift predictor's logits over K, softmax each head's logits over the "
-             "classes, then sum the heads' probabilities weighted by the shift probabilities.",
+        hint="softmax the shift predictor's logits over the K heads, then sum the heads' "
+             "logits weighted by those probabilities (no softmax over the classes: the "
+             "ensemble returns logits, as the authors' LastLayerEnsemble does).",
         diagnose={"you picked the single most likely head: LLE mixes all heads by the shift "
                   "predictor's probabilities": _lle_argmax_variant,
-                  "you mixed logits: mix the heads' probabilities (softmax first)": _lle_logit_variant})
+                  "you mixed the heads' class probabilities: the authors mix their logits "
+                  "(model/classifiers.py, LastLayerEnsemble.forward)": _lle_probability_variant,
+                  "you averaged the heads equally: weigh them by the shift predictor's "
+                  "softmax": _lle_unweighted_variant})

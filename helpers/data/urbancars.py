@@ -21,8 +21,10 @@ balanced over the 8 (label, background, co-object) groups.
 Every random number is drawn up front in a fixed order that does not depend on the cue values,
 so re-rendering the same split with a cue changed (``shift='bg_flip'``...) keeps the car, the
 other cue and the noise identical: that is how background and co-object swaps are made. The
-car and co-object masks (``return_masks=True``) give the same swap for images composited from
-layers (:func:`composite`). Rendering is vectorised on coordinate grids (numpy, chunks of 2048).
+car and co-object masks and the background alone (``return_masks=True``) are what the released
+UrbanCars stores next to each image; :func:`swap_cues` composites the Last Layer Ensemble's
+augmentations from them exactly as the authors' ``UrbanCarsAug`` does, for the stand-in and
+the real folders alike. Rendering is vectorised on coordinate grids (numpy, chunks of 2048).
 """
 
 from __future__ import annotations
@@ -125,8 +127,9 @@ def make_urbancars(split: str, size: int = 32, seed: int = 0, *, n: int | None =
         n, bg_agree, obj_agree: see :func:`split_counts`. ``group_counts`` overrides them with
             explicit per-class counts (both, bg only, obj only, neither).
         shift: one of ``SHIFTS``: 'bg_flip' / 'coobj_flip' / 'both_flip' turn that cue to the
-            other class's type for every image; 'bg_random' / 'coobj_random' draw it at random
-            (the Last Layer Ensemble's augmentations); 'watermark_add' marks every image,
+            other class's type for every image; 'bg_random' / 'coobj_random' re-draw its type at
+            random (half the images keep theirs; the Last Layer Ensemble's augmentations are
+            :func:`swap_cues` instead); 'watermark_add' marks every image,
             'watermark_remove' none; 'style_edges' (an edge sketch) and 'style_colour' (colours
             permuted, contrast lowered) change the style, not the content. Cues in ``extra``
             describe the shifted images.
@@ -134,7 +137,9 @@ def make_urbancars(split: str, size: int = 32, seed: int = 0, *, n: int | None =
             height; the ImageNet-W analogue) is put on a ``watermark_rate`` fraction of that
             class's images (a fourth shortcut).
         noise: Gaussian pixel noise std (units of the full 0..1 range).
-        return_masks: add ``extra['car_mask']`` and ``extra['obj_mask']`` (n, size, size) uint8.
+        return_masks: add ``extra['car_mask']`` and ``extra['obj_mask']`` (n, size, size) uint8
+            and ``extra['bg_only']`` (n, 3, size, size) uint8, the background without car and
+            co-object (same noise), as the released set's ``NNN_bg_only.png``.
 
     Returns:
         ImageSet: images (n, 3, size, size) uint8, labels (n,) int64 (0 urban, 1 country);
@@ -177,11 +182,13 @@ def make_urbancars(split: str, size: int = 32, seed: int = 0, *, n: int | None =
     images = np.empty((len(label), 3, size, size), dtype=np.uint8)
     masks = {k: np.empty((len(label), size, size), dtype=np.uint8)
              for k in ("car_mask", "obj_mask")} if return_masks else {}
+    if return_masks:
+        masks["bg_only"] = np.empty((len(label), 3, size, size), dtype=np.uint8)
     mark = watermark_mask(size)
     for start in range(0, len(label), _CHUNK):
         sl = slice(start, min(len(label), start + _CHUNK))
         chunk = {k: v[sl] for k, v in p.items()}
-        img, car_m, obj_m = _render(chunk, label[sl], bg[sl], coobj[sl], size)
+        img, car_m, obj_m, bg_img = _render(chunk, label[sl], bg[sl], coobj[sl], size)
         w = wm[sl][:, None, None, None] * (WATERMARK_OPACITY * mark)[None, None]
         img = img * (1 - w) + w  # white text at 50 % opacity
         img = img + p["noise"][sl] * np.float32(noise)
@@ -193,6 +200,8 @@ def make_urbancars(split: str, size: int = 32, seed: int = 0, *, n: int | None =
         if return_masks:
             masks["car_mask"][sl] = np.clip(car_m * 255 + 0.5, 0, 255).astype(np.uint8)
             masks["obj_mask"][sl] = np.clip(obj_m * 255 + 0.5, 0, 255).astype(np.uint8)
+            bg_img = bg_img + p["noise"][sl] * np.float32(noise)
+            masks["bg_only"][sl] = np.clip(bg_img * 255 + 0.5, 0, 255).astype(np.uint8)
 
     extra = {"bg": torch.from_numpy(bg.astype(np.int64)),
              "coobj": torch.from_numpy(coobj.astype(np.int64)),
@@ -225,6 +234,72 @@ def composite(background: torch.Tensor, layers) -> torch.Tensor:
         m = mask.float() / (255.0 if mask.dtype == torch.uint8 else 1.0)
         out = out * (1 - m[:, None]) + image.float() * m[:, None]
     return out.round().clamp(0, 255).to(torch.uint8) if background.dtype == torch.uint8 else out
+
+
+SWAP_MODES = ("bg", "coobj")
+
+
+def swap_cues(data: ImageSet, mode: str, seed: int) -> ImageSet:
+    """The Last Layer Ensemble's augmentation (Li et al. 2023; ``UrbanCarsAug``): every image
+    keeps its car and gets a background and a co-object pasted from *other* images.
+
+    ``mode='bg'``: the background (``bg_only``) of a random image of the **other** class and the
+    co-object of a random other image of the same class; ``mode='coobj'``: the reverse (the
+    co-object from the other class). Composited as the authors do: co-object over background by
+    the co-object mask, then the car over that by the car mask. The sources are never the image
+    itself, so no augmented image is its original.
+
+    Args:
+        data: an ImageSet with ``extra`` 'car_mask', 'obj_mask' (n, H, W) uint8, 'bg_only'
+            (n, 3, H, W) uint8, 'bg', 'coobj' ((n,) cue types): :func:`make_urbancars` with
+            ``return_masks=True``, or the real training split
+            (:func:`helpers.data.urbancars_real.load_urbancars`).
+        mode: 'bg' or 'coobj' (:data:`SWAP_MODES`). seed: draws the source images.
+
+    Returns:
+        ImageSet of the same labels; ``extra`` 'bg' and 'coobj' are the pasted cues' types,
+        'group' recomputed, 'bg_source' and 'obj_source' the (n,) indices they came from.
+
+    Raises:
+        ValueError: an unknown mode, missing masks or background, or a class with fewer than 2
+            images.
+    """
+    if mode not in SWAP_MODES:
+        raise ValueError(f"mode must be one of {SWAP_MODES}, got {mode!r}")
+    need = ("car_mask", "obj_mask", "bg_only", "bg", "coobj")
+    missing = [k for k in need if k not in data.extra]
+    if missing:
+        raise ValueError(f"swap_cues needs extra {missing}: build the stand-in with "
+                         "make_urbancars(..., return_masks=True), or load the real training "
+                         "split with its masks and NNN_bg_only.png")
+    y = data.labels
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SWAP_MODES.index(mode), 77]))
+    members = [np.flatnonzero(y.numpy() == c) for c in (0, 1)]
+    if min(len(m) for m in members) < 2:
+        raise ValueError("swap_cues needs at least 2 images of each class")
+
+    def draw(other_class: bool) -> np.ndarray:
+        out = np.empty(len(y), dtype=np.int64)
+        for c in (0, 1):
+            mine = members[c]
+            pool = members[1 - c] if other_class else mine
+            pick = rng.integers(0, len(pool) - (0 if other_class else 1), len(mine))
+            if not other_class:  # the same class without the image itself
+                pick = pick + (pick >= np.arange(len(mine)))  # skip its own position
+            out[mine] = pool[pick]
+        return out
+
+    bg_src, obj_src = draw(mode == "bg"), draw(mode == "coobj")
+    b, o = torch.from_numpy(bg_src), torch.from_numpy(obj_src)
+    e = data.extra
+    images = composite(e["bg_only"][b], [(data.images[o], e["obj_mask"][o]),
+                                         (data.images, e["car_mask"])])
+    bg, coobj = e["bg"][b], e["coobj"][o]
+    extra = {k: v for k, v in e.items() if k not in ("bg", "coobj", "group", "bg_only")}
+    extra.update(bg=bg, coobj=coobj, group=group_index(y, bg, coobj), bg_source=b, obj_source=o)
+    extra["obj_mask"] = e["obj_mask"][o]
+    return ImageSet(images, y.clone(), list(data.classes), f"{data.source}, {mode} swapped",
+                    extra)
 
 
 def watermark_mask(size: int, text: str = "WATERMARK") -> np.ndarray:
@@ -317,12 +392,14 @@ def _ellipse(x, y, cx, cy, a, b):
 
 
 def _render(p, label, bg, coobj, size):
-    """Noise-free images (b, 3, S, S) float32 in [0, 1], car and co-object coverage (b, S, S)."""
+    """Noise-free images (b, 3, S, S) float32 in [0, 1], car and co-object coverage (b, S, S),
+    and the background alone (b, 3, S, S)."""
     g = (np.arange(size, dtype=np.float32) + 0.5) / size
     x, y = g[None, None, :], g[None, :, None]  # (1, 1, S), (1, S, 1); y grows downwards
     col = lambda k: p[k][:, None, None]  # noqa: E731
 
     img = _background(p, bg, x, y, size, col)
+    background = img.copy()
     # --- car (label): local coordinates in car lengths, cu along the car, cv up from the axles
     L = col("car_len")
     cu = (x - col("car_x")) / L * col("car_flip")
@@ -365,7 +442,7 @@ def _render(p, label, bg, coobj, size):
                     m = _cov(d * S[sel], size)
                     img[sel] = _over(img[sel], shade[sel] * np.asarray(rgb, np.float32)[None, :, None, None], m)
                     obj_m[sel] = np.maximum(obj_m[sel], m)
-    return img, car_m, obj_m
+    return img, car_m, obj_m, background
 
 
 def _over(img, rgb, m):

@@ -5,9 +5,11 @@ Each experiment is a module here with, at its top, its config dataclass and its 
 profile, ``CONFIGS = {"smoke": ..., "cpu": ..., "gpu": ..., "paper": ...}``, and below them
 ``run(config, seed) -> payload`` for :func:`helpers.results.load_or_compute`. Optional, next to
 the config: ``cost(config) -> float``, the ResNet training it asks for in full epochs
-(:mod:`helpers.budget`; experiments without a ResNet leave it out), ``GUIDE``, the
-:class:`helpers.guide.Spec` findings its results give the practitioner's guide, and ``FIGURES``,
-``{figure target label: link text}`` of the chapter figures the guide links to.
+(:mod:`helpers.budget`; experiments without a ResNet leave it out); ``CLAIMS`` and
+``claim_values(payload)``, the claims it tests, declared before they are measured
+(:mod:`helpers.evidence`; the claims ledger and the practitioner's guide read them);
+``STRUCTURE`` and ``structure_values(payload)``, the checks its stand-in must pass; and
+``FIGURES``, ``{figure target label: link text}`` of the chapter figures the guide links to.
 
 Adding a chapter = one module + one line in :data:`EXPERIMENTS`. Modules are imported only when
 used, so a chapter in progress (its module not written yet) is listed and skipped by
@@ -27,7 +29,7 @@ class Experiment:
 
     name: str  # the result's name: results/<name>/, load_or_compute(name, ...)
     chapter: str  # chapter label, as `python -m helpers.run --list` prints it
-    module: str  # dotted module path: CONFIGS, run (and cost, GUIDE, FIGURES)
+    module: str  # dotted module path: CONFIGS, run (and cost, CLAIMS, STRUCTURE, FIGURES)
     seed: int = 0  # the seed its chapter passes to load_or_compute
 
     def load(self) -> ModuleType:

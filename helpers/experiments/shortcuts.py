@@ -1,32 +1,39 @@
 """Chapter 7, "Shortcuts come in multiples": UrbanCars, DFR at every layer, Whac-A-Mole, LLE.
 
-``run(cfg, seed)`` trains, for each seed, every method of ``cfg.methods``:
+``run(cfg, seed)`` trains every method of ``cfg.methods`` for ``cfg.n_seeds`` seeds (a method's
+seeds together, on the same images; seed s gives every method the same initial weights):
 
 * ``erm``          cross-entropy, no projection head (classifier on h);
 * ``erm_head``     cross-entropy through a 2-layer MLP head (classifier on z);
 * ``supcon_head``  SupCon on the MLP head's output z;
-* ``erm_bgaug``    ``erm`` whose training images have their background re-drawn at random with
-  probability 1/2: a mitigation aimed at *one* shortcut (the Whac-A-Mole demonstration);
+* ``erm_bgaug``    ``erm`` whose training images have, with probability 1/2, their background
+  swapped for one of an image of the other class (:func:`helpers.data.urbancars.swap_cues`): a
+  mitigation aimed at *one* shortcut (Whac-A-Mole);
+* ``erm_coaug``    the same with the co-object swapped (the reverse direction);
 * ``erm_head_wm``  ``erm_head`` on training data where one class carries a text watermark (the
   ImageNet-W analogue; evaluated on the watermark and style shifts only).
 
-and evaluates each on the balanced test split with the Whac-A-Mole metrics
-(:mod:`helpers.metrics`):
+Networks with their own classifier keep the epoch with the best worst-group validation
+accuracy (Li et al.'s model selection). Each is evaluated on the balanced test split with the
+Whac-A-Mole metrics (:mod:`helpers.metrics`):
 
 * ``own``: the network's own classifier (cross-entropy methods);
-* ``dfr``: Deep Feature Reweighting (Kirichenko et al. 2023) at *every* layer: a logistic
-  regression refit on the group-balanced validation split, its penalty chosen by worst-group
-  accuracy on the other half of the validation split (never on test);
+* ``dfr``: Deep Feature Reweighting (Kirichenko et al. 2023) at *every* layer: an L1 logistic
+  regression (their penalty) refit on the group-balanced validation split, its strength chosen
+  by worst-group accuracy on the other half of the validation split (never on test);
+  ``dfr_l2``: the same with an L2 penalty, at h and z, to show the choice;
 * ``lle``: Last Layer Ensemble (Li et al. 2023) on the frozen pre- and post-projection layers:
-  one logistic head per training distribution (original, background re-drawn, co-object
-  re-drawn), a shift predictor, and inference that mixes the heads by the predictor's softmax;
+  one logistic head per training distribution (original, background swapped, co-object
+  swapped), a shift predictor, and inference that mixes the heads' logits by the predictor's
+  softmax; ``pooled``: its control, one head on the three distributions pooled;
 * ``shifts``: a probe fit on in-distribution training features, scored on an in-distribution
   test set (cues agree 95 %) and on shifted copies of it (background flipped, co-object
   flipped, edge sketch, colour shift; watermark added for ``erm_head_wm``).
 
 With ``cfg.correlations`` non-empty, ``sweep`` adds one ``erm_head`` network (first seed) per
 cue-label agreement (background and co-object alike, 0.5 = no shortcut): its own classifier's
-metrics and DFR at h and z, for the chapter's correlation explorer.
+metrics and DFR at h and z, for the chapter's correlation explorer. The declared claims
+(:data:`CLAIMS`) are read from the payload by :func:`claim_values`.
 
 Layers (:mod:`helpers.layers`): ``stage1..3`` (pooled conv blocks), ``h`` (the encoder output,
 pre-projection), and for head methods ``head1`` and ``z`` (post-projection).
@@ -43,11 +50,11 @@ from tqdm.auto import tqdm
 
 from helpers import layers as L
 from helpers.augment import ShiftFlip
-from helpers.data.urbancars import make_urbancars, split_counts
+from helpers.data.urbancars import make_urbancars, split_counts, swap_cues
 from helpers.heads import make_head
-from helpers.metrics import METRICS, predictions_from_probabilities, shortcut_metrics
+from helpers.metrics import METRICS, shortcut_metrics
 from helpers.models import Network, ResNet18
-from helpers.probes import logistic_probe_fit
+from helpers.probes import LinearProbe, logistic_probe_fit
 from helpers.runtime import get_device, seed_everything
 from helpers.train import Recipe, train
 
@@ -83,7 +90,8 @@ class ShortcutsConfig:
     n_seeds: int  # seeds of every method in `methods` (mean and spread in the table)
     methods: tuple  # see helpers.experiments.shortcuts.METHODS
     first_seed_methods: tuple  # extra methods run for the first seed only (watermark model)
-    l2_grid: tuple  # logistic penalties DFR / LLE choose from on validation data
+    l2_grid: tuple  # L2 logistic penalties LLE, its pooled control and DFR-L2 choose from
+    dfr_c_grid: tuple  # DFR's L1 logistic regression: inverse strengths C (Kirichenko et al.)
     n_probe: int  # training images per distribution for LLE and the in-distribution probe
     probe_l2: float  # penalty of the in-distribution probe used on shifted test sets
     watermark_rate: float  # fraction of class-1 training images carrying the watermark
@@ -93,8 +101,11 @@ class ShortcutsConfig:
 
 
 _SHORTCUTS_BASE = dict(data="urbancars-standin", arch="convnet", lr=2e-3, weight_decay=1e-5,
-                       temperature=0.5, methods=("erm", "erm_head", "supcon_head", "erm_bgaug"),
+                       temperature=0.5, methods=("erm", "erm_head", "supcon_head", "erm_bgaug",
+                                                     "erm_coaug"),
                        first_seed_methods=("erm_head_wm",), l2_grid=(1e-4, 1e-3, 1e-2, 1e-1),
+                       # DFR's C grid (Kirichenko et al.'s code: 1, .7, .3, .1, .07, .03, .01)
+                       dfr_c_grid=(1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01),
                        probe_l2=1e-3, watermark_rate=0.8)
 CONFIGS = {
     # Code path only (32 px, 800 images, one epoch): the numbers mean little.
@@ -102,14 +113,18 @@ CONFIGS = {
                              width=4, head_hidden=64, head_out=32, epochs=1, batch_size=100,
                              n_seeds=1, n_probe=200, n_learn=80, learn_epochs=1,
                              correlations=(0.5, 0.95)),
-    # The real set's 8000 / 1000 / 1000 images at 32 px; 3 seeds of 4 methods + the watermark
-    # model + 5 cue-agreement sweep models = 18 small CNNs of 3 epochs each. Measured without
-    # the sweep: 575 s on 2 CPU cores shared with other jobs (load ~5, an upper bound);
-    # generating the 8000 training images takes ~2 s (`make bench` prints it).
+    # The real set's 8000 / 1000 / 1000 images at 32 px; 5 seeds (trained together) of 5
+    # methods + the watermark model + 4 cue-agreement sweep models + 3 learnability models.
+    # Pilot (issue 17, 2-core Xeon shared with other jobs, load 6): 5 ERM seeds x 1 epoch in
+    # 70 s, i.e. 14 s per network-epoch of 8000 images (SupCon's two views count twice). The
+    # profile is ~107 such network-epochs (5 seeds x 6 x 3 epochs, watermark 3, sweep 12,
+    # learnability 2): ~25 min at that load. The old profile (~60 network-epochs) took 2 min
+    # 11 s for the chapter on an AMD EPYC, 2 cores, load 1.6-3.0 (book/_data/timings/07.md),
+    # so about 4-5 min there; not run at cpu here.
     "cpu": ShortcutsConfig(**_SHORTCUTS_BASE, size=32, n_train=8000, n_val=1000, n_test=1000,
                            width=8, head_hidden=256, head_out=64, epochs=3, batch_size=128,
-                           n_seeds=3, n_probe=2000, n_learn=2000, learn_epochs=3,
-                           correlations=(0.5, 0.75, 0.9, 0.95, 0.99)),
+                           n_seeds=5, n_probe=2000, n_learn=2000, learn_epochs=3,
+                           correlations=(0.5, 0.8, 0.95, 0.99)),
     # Sized, not measured (no GPU here): 64 px stand-in, ResNet-18 width 16, 30 epochs, 5 seeds.
     "gpu": ShortcutsConfig(**_SHORTCUTS_BASE | dict(arch="resnet18"), size=64, n_train=8000,
                            n_val=1000, n_test=1000, width=16, head_hidden=512, head_out=128,
@@ -119,12 +134,16 @@ CONFIGS = {
 # The paper's data (real UrbanCars folders, 256 px in the release) with a full-width ResNet-18
 # (Li et al. use an ImageNet-pretrained ResNet-50 at 224 px; the book trains from scratch). Read
 # at 64 px: the CIFAR stem keeps full resolution, so 224 px would cost 49x a 32-px image; at 64 px
-# (4x) 3 seeds x (ERM, ERM + head, SupCon's two views) x 100 epochs is about 380 full CIFAR-10
-# epochs, inside the chapter budget (PAPER_BUDGET_EPOCHS). The real folders have no masks: no
-# background re-draw, LLE or shifted copies there.
+# (4x) 3 seeds x (ERM, ERM + head, SupCon's two views, the two swap mitigations) x 70 epochs
+# (cost() prints the full CIFAR-10 epochs), inside the chapter budget (PAPER_BUDGET_EPOCHS). The released folders hold each
+# image's car and co-object masks (NNN_mask.png, NNN_co_occur_obj_mask.png) and, in train, its
+# background alone (NNN_bg_only.png): the loader reads them (helpers.data.urbancars_real), and
+# the Last Layer Ensemble's swaps are composited from them as in the authors' UrbanCarsAug. Only
+# the shifted test copies (flips, styles, watermark) are the stand-in's alone.
 CONFIGS["paper"] = replace(CONFIGS["gpu"], data="urbancars", size=64, width=64,
-                              head_hidden=2048, epochs=100, n_seeds=3,
-                              methods=("erm", "erm_head", "supcon_head"), first_seed_methods=(),
+                              head_hidden=2048, epochs=70, n_seeds=3,
+                              methods=("erm", "erm_head", "supcon_head", "erm_bgaug",
+                                       "erm_coaug"), first_seed_methods=(),
                               correlations=())  # the released set has one correlation (0.95)
 
 
@@ -145,22 +164,85 @@ def cost(cfg) -> float:
 FIGURES = {"ch07-fig-dfr": "Ch. 7, DFR at every layer",
            "ch07-fig-shifts": "Ch. 7, shifted test sets",
            "ch07-fig-whac-a-mole": "Ch. 7, Whac-A-Mole",
+           "ch07-fig-lle": "Ch. 7, Last Layer Ensemble",
            "ch07-fig-correlation": "Ch. 7, gaps against the cue correlation"}
+
+
+# --- the claims this chapter tests (helpers.evidence), declared before they are measured -------
+
+from helpers.evidence import Claim  # noqa: E402  (next to the claims it builds)
+
+_CHAPTER = "07-shortcuts"
+CLAIMS = [
+    Claim(id="ch7-dfr-h-beats-z", chapter=_CHAPTER, paper="Xue2024",
+          statement="last-layer retraining on the pre-projection layer h is more robust to the "
+                    "shortcuts than on the post-projection layer z",
+          compared="DFR worst-group test accuracy at h minus at z, ERM + MLP head, same network",
+          direction=+1, min_effect=1.0, figure="ch07-fig-dfr"),
+    Claim(id="ch7-wam-bg-raises-coobj", chapter=_CHAPTER, paper="Li2023",
+          statement="mitigating the background shortcut raises the reliance on the co-object "
+                    "(Whac-A-Mole)",
+          compared="CoObj gap of ERM trained with background swaps minus that of plain ERM, own "
+                   "classifiers, same seed (more negative = more reliance)",
+          direction=-1, min_effect=1.0, figure="ch07-fig-whac-a-mole"),
+    Claim(id="ch7-wam-coobj-raises-bg", chapter=_CHAPTER, paper="Li2023",
+          statement="mitigating the co-object shortcut raises the reliance on the background "
+                    "(Whac-A-Mole, the reverse direction)",
+          compared="BG gap of ERM trained with co-object swaps minus that of plain ERM, own "
+                   "classifiers, same seed (more negative = more reliance)",
+          direction=-1, min_effect=1.0, figure="ch07-fig-whac-a-mole"),
+    Claim(id="ch7-lle-beats-erm", chapter=_CHAPTER, paper="Li2023",
+          statement="a Last Layer Ensemble reduces the reliance on both shortcuts at once",
+          compared="BG+CoObj gap of LLE on the ERM network's h minus that of ERM's own "
+                   "classifier, same network",
+          direction=+1, min_effect=1.0, figure="ch07-fig-lle"),
+]
+
+
+def _points(payload, method: str, *path) -> np.ndarray:
+    """(n_seeds,) points: ``runs[method][seed][path...]`` x 100, in seed order."""
+    out = []
+    for run in payload["runs"][method]:
+        for key in path:
+            run = run[key]
+        out.append(100 * float(run))
+    return np.array(out)
+
+
+def claim_values(payload: dict) -> dict:
+    """The paired per-seed values (points) of every claim in :data:`CLAIMS`."""
+    pts = lambda *a: _points(payload, *a)  # noqa: E731
+    return {
+        "ch7-dfr-h-beats-z": (pts("erm_head", "dfr", PRE, "worst_group"),
+                              pts("erm_head", "dfr", POST, "worst_group")),
+        "ch7-wam-bg-raises-coobj": (pts("erm_bgaug", "own", "coobj_gap"),
+                                    pts("erm", "own", "coobj_gap")),
+        "ch7-wam-coobj-raises-bg": (pts("erm_coaug", "own", "bg_gap"),
+                                    pts("erm", "own", "bg_gap")),
+        "ch7-lle-beats-erm": (pts("erm", "lle", PRE, "both_gap"), pts("erm", "own", "both_gap")),
+    }
 
 
 # --- the experiment -------------------------------------------------------------------------------
 
 # Bumped when a change alters this experiment's numbers (helpers.results marks older results
-# stale). 1: the one training engine and the layer vocabulary (issue 15).
-CODE_VERSION = 1
+# stale). 1: the one training engine and the layer vocabulary (issue 15). 2: the LLE as the
+# original (logits mixed, swaps from images of the other class), DFR with L1, the co-object
+# mitigation, seeds trained together on one data set (issue 17).
+CODE_VERSION = 2
 
-METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_head_wm")
+METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_coaug", "erm_head_wm")
 METHOD_NAMES = {"erm": "ERM, no head", "erm_head": "ERM + MLP head",
-                "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background re-draw aug.",
+                "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background swap aug.",
+                "erm_coaug": "ERM + co-object swap aug.",
                 "erm_head_wm": "ERM + MLP head, watermarked training set"}
+#: the mitigations by augmentation: method -> the swapped training distribution it draws from
+MITIGATIONS = {"erm_bgaug": "bg_swap", "erm_coaug": "coobj_swap"}
 PRE, POST = L.H, L.Z
 TEST_SHIFTS = ("none", "bg_flip", "coobj_flip", "style_edges", "style_colour")
-LLE_SHIFTS = ("none", "bg_random", "coobj_random")
+#: the Last Layer Ensemble's training distributions: the original, and the two swaps
+#: (helpers.data.urbancars.swap_cues: the cue pasted from an image of the other class)
+LLE_SHIFTS = ("none", "bg_swap", "coobj_swap")
 
 
 class ConvEncoder(nn.Module):
@@ -212,37 +294,51 @@ def layer_features(net: Network, images: torch.Tensor, device) -> dict:
     return L.layer_features(net, images, device, logits=True)
 
 
-def train_network(net: Network, images, labels, *, loss: str, epochs: int, seed: int, device,
-                  cfg, batch_size: int | None = None, alt_images=None, alt_prob: float = 0.0,
-                  desc: str = "training", progress: bool = True, on_epoch_end=None) -> dict:
-    """One network through the training engine with the chapter's recipe (Adam, ShiftFlip)."""
+def train_networks(nets, images, labels, *, loss: str, epochs: int, seeds, device, cfg,
+                   batch_size: int | None = None, alt_images=None, alt_prob: float = 0.0,
+                   desc: str = "training", progress: bool = True, on_epoch_end=None) -> list:
+    """K networks (one per seed) together through the training engine with the chapter's
+    recipe (Adam, ShiftFlip); returns one history per seed."""
     recipe = Recipe(loss, epochs=epochs, batch_size=batch_size or cfg.batch_size, lr=cfg.lr,
                     weight_decay=cfg.weight_decay, temperature=cfg.temperature, alt_prob=alt_prob)
-    (hist,) = train(net, images, recipe, ShiftFlip(0.06), seeds=seed, labels=labels,
-                    alt_images=alt_images, device=device, desc=desc, progress=progress,
-                    on_epoch_end=on_epoch_end)
+    return train(list(nets), images, recipe, ShiftFlip(0.06), seeds=list(seeds), labels=labels,
+                 alt_images=alt_images, device=device, desc=desc, progress=progress,
+                 on_epoch_end=on_epoch_end)
+
+
+def train_network(net: Network, images, labels, *, seed: int, **kw) -> dict:
+    """One network (:func:`train_networks` with one seed)."""
+    (hist,) = train_networks([net], images, labels, seeds=[seed], **kw)
     return hist
 
 
 def load_data(cfg, seed: int, watermark: bool = False) -> dict:
-    """Every image set a seed needs, cached by the generator (see helpers.data.urbancars)."""
+    """Every image set the runs need, from data seed ``seed`` (cached by the generator).
+
+    Keys: 'train', 'val', 'test'; without ``watermark`` also 'train_bg_swap' and
+    'train_coobj_swap' (:func:`helpers.data.urbancars.swap_cues`, the LLE's distributions and
+    the mitigations' augmented images); for the stand-in 'id_<shift>', an in-distribution test
+    set (cues agree 95 %) and its shifted copies.
+    """
     if cfg.data != "urbancars-standin":
         from helpers.data.urbancars_real import load_urbancars
-        return {s: load_urbancars(None, s, size=cfg.size) for s in ("train", "val", "test")}
-    kw = dict(size=cfg.size, seed=seed)
-    if watermark:  # class 1 carries the watermark in training and in the in-distribution test
-        kw.update(watermark_class=1, watermark_rate=cfg.watermark_rate)
-    data = {"train": make_urbancars("train", n=cfg.n_train, **kw),
-            "val": make_urbancars("val", n=cfg.n_val, **kw),
-            "test": make_urbancars("test", n=cfg.n_test, **kw)}
-    if not watermark:  # the Last Layer Ensemble's training distributions
-        for shift in LLE_SHIFTS[1:]:
-            data[f"train_{shift}"] = make_urbancars("train", n=cfg.n_train, shift=shift, **kw)
-    # an in-distribution test set (cues agree 95 %, like training) and its shifted copies
-    id_counts = split_counts("train", cfg.n_test)
-    shifts = TEST_SHIFTS + (("watermark_add", "watermark_remove") if watermark else ())
-    for shift in shifts:
-        data[f"id_{shift}"] = make_urbancars("test", group_counts=id_counts, shift=shift, **kw)
+        data = {s: load_urbancars(None, s, size=cfg.size, masks=s == "train")
+                for s in ("train", "val", "test")}
+    else:
+        kw = dict(size=cfg.size, seed=seed)
+        if watermark:  # class 1 carries the watermark in training and in the in-distribution test
+            kw.update(watermark_class=1, watermark_rate=cfg.watermark_rate)
+        data = {"train": make_urbancars("train", n=cfg.n_train, return_masks=not watermark, **kw),
+                "val": make_urbancars("val", n=cfg.n_val, **kw),
+                "test": make_urbancars("test", n=cfg.n_test, **kw)}
+        # an in-distribution test set (cues agree 95 %, like training) and its shifted copies
+        id_counts = split_counts("train", cfg.n_test)
+        shifts = TEST_SHIFTS + (("watermark_add", "watermark_remove") if watermark else ())
+        for shift in shifts:
+            data[f"id_{shift}"] = make_urbancars("test", group_counts=id_counts, shift=shift, **kw)
+    if not watermark:
+        for mode, name in (("bg", "bg_swap"), ("coobj", "coobj_swap")):
+            data[f"train_{name}"] = swap_cues(data["train"], mode, seed)
     return data
 
 
@@ -261,9 +357,59 @@ def _fit(X, y, k, l2):
         return logistic_probe_fit(X, y, k, l2=l2, max_iter=100)
 
 
-def dfr(X_val, val, X_test, l2_grid, seed: int):
+def l1_logistic_fit(X: torch.Tensor, y: torch.Tensor, n_classes: int, C: float,
+                    iters: int = 300, tol: float = 1e-6) -> LinearProbe:
+    """Logistic regression with an L1 penalty, as DFR (Kirichenko et al. 2023) fits it with
+    scikit-learn: standardised features, minimise ``||W||_1 + C * sum_i CE_i`` (the bias is not
+    penalised). Solved by FISTA (accelerated proximal gradient) in float64 numpy, at most
+    ``iters`` steps, stopping when no weight moves by more than ``tol`` (relative).
+
+    X (n, d), y (n,) in [0, n_classes). Returns a :class:`helpers.probes.LinearProbe`.
+
+    Raises:
+        ValueError: C not > 0, or X and y that disagree.
+    """
+    if not C > 0:
+        raise ValueError(f"C is the inverse penalty strength and must be > 0, got {C!r}")
+    if X.ndim != 2 or y.shape != (len(X),):
+        raise ValueError(f"X must be (n, d) and y (n,); got {tuple(X.shape)}, {tuple(y.shape)}")
+    X = X.detach().cpu().double().numpy()
+    n = len(X)
+    mean, std = X.mean(0), np.clip(X.std(0, ddof=1) if n > 1 else np.ones(X.shape[1]), 1e-8, None)
+    Xs = np.hstack([(X - mean) / std, np.ones((n, 1))])  # the last column is the bias
+    onehot = np.eye(n_classes)[y.cpu().numpy()]
+    lam = 1.0 / (C * n)  # the same minimiser with the mean cross-entropy
+    step = 1.0 / (0.5 * np.linalg.norm(Xs, 2) ** 2 / n + 1e-12)  # 1 / Lipschitz constant
+    W = np.zeros((Xs.shape[1], n_classes))
+    V, t = W.copy(), 1.0
+    for _ in range(iters):
+        Z = Xs @ V
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        W_new = V - step * (Xs.T @ (P - onehot)) / n
+        W_new[:-1] = np.sign(W_new[:-1]) * np.maximum(np.abs(W_new[:-1]) - step * lam, 0.0)
+        t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        V = W_new + (t - 1) / t_new * (W_new - W)
+        moved = np.abs(W_new - W).max()
+        W, t = W_new, t_new
+        if moved <= tol * max(1.0, np.abs(W).max()):
+            break
+    f = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()  # noqa: E731
+    return LinearProbe(f(W[:-1]), f(W[-1]), f(mean), f(std), 0.0, f"l1 logistic (C={C:g}, FISTA)")
+
+
+def _fit_penalty(X, y, penalty: str, value: float):
+    return l1_logistic_fit(X, y, 2, value) if penalty == "l1" else _fit(X, y, 2, value)
+
+
+def dfr(X_val, val, X_test, grid, seed: int, penalty: str = "l1"):
     """DFR: choose the penalty on half of val by worst-group accuracy, refit on all of val.
-    Returns (test predictions (n,), chosen l2)."""
+
+    ``penalty='l1'``: Kirichenko et al.'s L1 logistic regression, ``grid`` its C values (larger
+    C = weaker penalty); ``'l2'``: the book's L2 probe, ``grid`` its l2 values.
+    Returns (test predictions (n,), chosen penalty value)."""
+    if penalty not in ("l1", "l2"):
+        raise ValueError(f"penalty must be 'l1' or 'l2', got {penalty!r}")
     g = val.extra["group"]
     rng = np.random.default_rng(seed)
     half = np.zeros(len(g), dtype=bool)
@@ -271,16 +417,20 @@ def dfr(X_val, val, X_test, l2_grid, seed: int):
         idx = np.flatnonzero(g.numpy() == grp)
         half[rng.permutation(idx)[: len(idx) // 2]] = True
     a, b = torch.from_numpy(half), torch.from_numpy(~half)
-    scores = [_group_worst(_fit(X_val[a], val.labels[a], 2, l2).predict(X_val[b]),
-                           val.labels[b], g[b]) for l2 in l2_grid]
-    best = max(l2 for l2, s in zip(l2_grid, scores) if s == max(scores))
-    return _fit(X_val, val.labels, 2, best).predict(X_test), best
+    scores = [_group_worst(_fit_penalty(X_val[a], val.labels[a], penalty, v).predict(X_val[b]),
+                           val.labels[b], g[b]) for v in grid]
+    # ties go to the strongest penalty: the largest l2, the smallest C
+    tied = [v for v, sc in zip(grid, scores) if sc == max(scores)]
+    best = max(tied) if penalty == "l2" else min(tied)
+    return _fit_penalty(X_val, val.labels, penalty, best).predict(X_test), best
 
 
 class LastLayerEnsemble:
-    """Li et al. (2023): K linear heads, one per training distribution (original and one per
-    shortcut-breaking augmentation), and a shift predictor; p(y|x) = sum_k softmax(s(x))_k
-    softmax(head_k(x)). Fit on frozen features (``fit``), ``predict_proba`` -> (n, 2)."""
+    """Li et al. (2023), ``model/classifiers.py: LastLayerEnsemble``: K linear heads, one per
+    training distribution (the original and one per cue swap), and a shift predictor s. At
+    test time the heads' **logits** are mixed by the shift predictor's softmax,
+    ``logits(x) = sum_k softmax(s(x))_k head_k(x)``. Fit on frozen features (``fit``);
+    ``decision(X)`` -> (n, 2) mixed logits, ``predict(X)`` -> (n,)."""
 
     def __init__(self, l2: float):
         self.l2 = l2
@@ -294,19 +444,34 @@ class LastLayerEnsemble:
         self.shift_predictor = _fit(torch.cat(feats), shift, len(feats), self.l2)
         return self
 
-    def predict_proba(self, X: torch.Tensor) -> torch.Tensor:
+    def decision(self, X: torch.Tensor) -> torch.Tensor:
         w = torch.softmax(self.shift_predictor.decision(X), dim=1)  # (n, K)
-        p = torch.stack([torch.softmax(h.decision(X), dim=1) for h in self.heads], dim=1)  # (n, K, 2)
-        return (w[:, :, None] * p).sum(dim=1)
+        logits = torch.stack([h.decision(X) for h in self.heads], dim=1)  # (n, K, 2)
+        return (w[:, :, None] * logits).sum(dim=1)
+
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        return self.decision(X).argmax(dim=1)
+
+
+def _select_on_val(fits, X_val, val):
+    scores = [_group_worst(f.predict(X_val), val.labels, val.extra["group"]) for f in fits]
+    return int(np.argmax(scores))
 
 
 def lle(train_feats: list, train_labels: list, X_val, val, X_test, l2_grid):
     """LLE with its penalty chosen by worst-group accuracy on val. Returns (test preds, l2)."""
     fits = [LastLayerEnsemble(l2).fit(train_feats, train_labels) for l2 in l2_grid]
-    scores = [_group_worst(torch.from_numpy(predictions_from_probabilities(f.predict_proba(X_val))),
-                           val.labels, val.extra["group"]) for f in fits]
-    k = int(np.argmax(scores))
-    return predictions_from_probabilities(fits[k].predict_proba(X_test)), l2_grid[k]
+    k = _select_on_val(fits, X_val, val)
+    return fits[k].predict(X_test), l2_grid[k]
+
+
+def pooled_head(train_feats: list, train_labels: list, X_val, val, X_test, l2_grid):
+    """LLE's control: ONE linear head on the pooled training distributions (the same images
+    LLE sees), its penalty chosen as LLE's. Returns (test preds, l2)."""
+    X, y = torch.cat(train_feats), torch.cat(train_labels)
+    fits = [_fit(X, y, 2, l2) for l2 in l2_grid]
+    k = _select_on_val(fits, X_val, val)
+    return fits[k].predict(X_test), l2_grid[k]
 
 
 def evaluate(net: Network, method: str, data: dict, cfg, seed: int, device) -> dict:
@@ -317,21 +482,28 @@ def evaluate(net: Network, method: str, data: dict, cfg, seed: int, device) -> d
     data = {k: (ds.subset(slice(0, n_fit)) if k.startswith("train") else ds) for k, ds in data.items()}
     feats = {k: layer_features(net, ds.images, device) for k, ds in data.items()}
     out = {"layers": layer_names(method)}
+    if getattr(net, "selection", None):  # the epoch kept by worst-group validation accuracy
+        out["selection"] = net.selection
     if method != "supcon_head":
         out["own"] = _metrics(feats["test"]["logits"].argmax(1), data["test"])
     if method != "erm_head_wm":
-        out["dfr"] = {}
+        out["dfr"], out["dfr_l2"] = {}, {}  # DFR-L1 at every layer; DFR-L2 at h and z
         for layer in out["layers"]:
-            pred, l2 = dfr(feats["val"][layer], data["val"], feats["test"][layer], cfg.l2_grid, seed)
-            out["dfr"][layer] = {**_metrics(pred, data["test"]), "l2": l2}
-        out["lle"] = {}
-        has_aug = all(f"train_{s}" in data for s in LLE_SHIFTS[1:])  # not for the real folders
-        for layer in ([PRE] + ([POST] if POST in out["layers"] else [])) * has_aug:
+            for key, penalty, grid in (("dfr", "l1", cfg.dfr_c_grid), ("dfr_l2", "l2", cfg.l2_grid)):
+                if key == "dfr_l2" and layer not in (PRE, POST):
+                    continue
+                pred, value = dfr(feats["val"][layer], data["val"], feats["test"][layer], grid,
+                                  seed, penalty)
+                out[key][layer] = {**_metrics(pred, data["test"]), "penalty": penalty,
+                                   "value": value}
+        out["lle"], out["pooled"] = {}, {}
+        for layer in [PRE] + ([POST] if POST in out["layers"] else []):
             tr = [feats["train" if s == "none" else f"train_{s}"][layer] for s in LLE_SHIFTS]
             ys = [data["train" if s == "none" else f"train_{s}"].labels for s in LLE_SHIFTS]
-            pred, l2 = lle(tr, ys, feats["val"][layer], data["val"], feats["test"][layer],
-                           cfg.l2_grid)
-            out["lle"][layer] = {**_metrics(pred, data["test"]), "l2": l2}
+            for key, fn in (("lle", lle), ("pooled", pooled_head)):
+                pred, l2 = fn(tr, ys, feats["val"][layer], data["val"], feats["test"][layer],
+                              cfg.l2_grid)
+                out[key][layer] = {**_metrics(pred, data["test"]), "l2": l2}
     # robustness to shifted test sets: an in-distribution probe (fit on training features)
     out["shifts"] = {}
     for layer in [PRE] + ([POST] if POST in out["layers"] else []):
@@ -343,17 +515,57 @@ def evaluate(net: Network, method: str, data: dict, cfg, seed: int, device) -> d
     return out
 
 
-def train_method(cfg, method: str, data: dict, seed: int, device, progress=True) -> Network:
-    """Train one network of ``method`` on ``data['train']``."""
-    seed_everything(seed)
-    net = build_network(cfg, method)
-    train_network(net, data["train"].images, data["train"].labels,
-                  loss="supcon" if method.startswith("supcon") else "ce", epochs=cfg.epochs,
-                  seed=seed, device=device, cfg=cfg,
-                  alt_images=data["train_bg_random"].images if method == "erm_bgaug" else None,
-                  alt_prob=0.5 if method == "erm_bgaug" else 0.0,
-                  desc=f"{method} seed {seed}", progress=progress)
-    return net
+def train_method(cfg, method: str, data: dict, seeds, device, progress=True):
+    """Train one network of ``method`` per seed on ``data['train']``, all together (the same
+    images; each seed its own initial weights, data order and augmentation draws). ``seeds``
+    a list -> the list of networks; one int -> that one network (``helpers.distributed``)."""
+    if isinstance(seeds, int):
+        return train_method(cfg, method, data, [seeds], device, progress)[0]
+    seeds = list(seeds)
+    nets = []
+    for s in seeds:
+        seed_everything(s)  # seed s: the same initial weights for every method (paired)
+        nets.append(build_network(cfg, method))
+    alt = MITIGATIONS.get(method)
+    # model selection needs the own classifier and a validation split (helpers.distributed's
+    # single-network runs may pass training images only)
+    select = (_WorstGroupSelection(nets, data["val"], device)
+              if not method.startswith("supcon") and "val" in data else None)
+    train_networks(nets, data["train"].images, data["train"].labels,
+                   loss="supcon" if method.startswith("supcon") else "ce", epochs=cfg.epochs,
+                   seeds=seeds, device=device, cfg=cfg,
+                   alt_images=data[f"train_{alt}"].images if alt else None,
+                   alt_prob=0.5 if alt else 0.0, desc=f"{method}, {len(seeds)} seed(s)",
+                   progress=progress, on_epoch_end=select)
+    if select is not None:
+        select.restore()
+    return nets
+
+
+class _WorstGroupSelection:
+    """Model selection as Li et al.: after every epoch, each network's own classifier is scored
+    by worst-group accuracy on the (group-balanced) validation split; the epoch with the best
+    score (ties: the later) is kept. ``restore()`` loads it and sets ``net.selection`` =
+    ``{"epoch": chosen (1-based), "val_worst_group": [score per epoch]}``."""
+
+    def __init__(self, nets, val, device):
+        self.nets, self.val, self.device = nets, val, device
+        self.curves = [[] for _ in nets]
+        self.best = [None] * len(nets)
+
+    def __call__(self, epoch: int) -> None:
+        for k, net in enumerate(self.nets):
+            logits = layer_features(net, self.val.images, self.device)["logits"]
+            score = _group_worst(logits.argmax(1), self.val.labels, self.val.extra["group"])
+            if not self.curves[k] or score >= max(self.curves[k]):
+                self.best[k] = (epoch, {n: t.detach().clone() for n, t in net.state_dict().items()})
+            self.curves[k].append(score)
+
+    def restore(self) -> None:
+        for net, curve, best in zip(self.nets, self.curves, self.best):
+            if best is not None:
+                net.load_state_dict(best[1])
+                net.selection = {"epoch": best[0], "val_worst_group": curve}
 
 
 def cue_learnability(cfg, seed: int, device, progress=True) -> dict:
@@ -390,31 +602,32 @@ def correlation_sweep(cfg, seed: int, device, progress=True) -> dict:
     for agree in tqdm(out["agreements"], desc="cue agreement", disable=not progress):
         data = {"train": make_urbancars("train", n=cfg.n_train, bg_agree=agree, obj_agree=agree,
                                         **kw), "val": val, "test": test}
-        net = train_method(cfg, "erm_head", data, seed, device, progress)
+        (net,) = train_method(cfg, "erm_head", data, [seed], device, progress)
         f_val, f_test = (layer_features(net, d.images, device) for d in (val, test))
         out["own"].append(_metrics(f_test["logits"].argmax(1), test))
         for layer, key in ((PRE, "dfr_h"), (POST, "dfr_z")):
-            pred, l2 = dfr(f_val[layer], val, f_test[layer], cfg.l2_grid, seed)
-            out[key].append({**_metrics(pred, test), "l2": l2})
+            pred, c = dfr(f_val[layer], val, f_test[layer], cfg.dfr_c_grid, seed)
+            out[key].append({**_metrics(pred, test), "penalty": "l1", "value": c})
     return out
 
 
 def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
-    """All methods x ``cfg.n_seeds`` seeds (seed, seed + 1, ...). JSON-able:
-    ``runs[method]`` is a list (one per seed) of :func:`evaluate` dicts."""
+    """All methods x ``cfg.n_seeds`` seeds (seed, seed + 1, ...), each method's seeds trained
+    together on the data of seed ``seed``. JSON-able: ``runs[method]`` is a list (one per
+    seed, in order) of :func:`evaluate` dicts; ``seeds`` the seeds."""
     device = get_device(device)
-    runs = {m: [] for m in cfg.methods}
-    runs.update({m: [] for m in cfg.first_seed_methods})
-    jobs = [(m, seed + k) for k in range(cfg.n_seeds) for m in cfg.methods]
-    jobs += [(m, seed) for m in cfg.first_seed_methods]  # costly extras: one seed
-    loaded = {}  # (seed, watermarked) -> image sets, built once for all methods of that seed
-    for method, s in tqdm(jobs, desc="models", disable=not progress):
-        key = (s, method == "erm_head_wm")
+    seeds = [seed + k for k in range(cfg.n_seeds)]
+    runs = {m: [] for m in (*cfg.methods, *cfg.first_seed_methods)}
+    jobs = [(m, seeds) for m in cfg.methods] + [(m, [seed]) for m in cfg.first_seed_methods]
+    loaded = {}  # watermarked? -> image sets, one kind held at a time
+    for method, job_seeds in tqdm(jobs, desc="methods", disable=not progress):
+        key = method == "erm_head_wm"
         if key not in loaded:
-            loaded = {key: load_data(cfg, s, watermark=key[1])}  # one seed's sets held at a time
+            loaded = {key: load_data(cfg, seed, watermark=key)}
         data = loaded[key]
-        net = train_method(cfg, method, data, s, device, progress)
-        runs[method].append(evaluate(net, method, data, cfg, s, device))
+        nets = train_method(cfg, method, data, job_seeds, device, progress)
+        runs[method] = [evaluate(net, method, data, cfg, s, device)
+                        for net, s in zip(nets, job_seeds)]
     sweep = correlation_sweep(cfg, seed, device, progress) if cfg.correlations else None
-    return {"methods": list(runs), "metrics": list(METRICS), "runs": runs,
+    return {"methods": list(runs), "metrics": list(METRICS), "runs": runs, "seeds": seeds,
             "learnability": cue_learnability(cfg, seed, device, progress), "sweep": sweep}
