@@ -86,6 +86,28 @@ ADVICE = (
            "protects $h$.",
            ("ch6-fine-h-beats-z-ce", "ch6-fine-h-beats-z-supcon", "ch6-head-helps-fine-ce",
             "ch6-head-helps-fine-supcon")),
+    Advice("shortcuts-dfr", "Spurious cues in training,\na small group-balanced\nvalidation set",
+           "retrain the last layer\n(DFR) on h",
+           "**Against spurious cues, retrain the last layer on the pre-projection layer, with "
+           "group-balanced validation data.** Last-layer retraining (DFR) reads the layer it is "
+           "given; the claim is that the layer below the head keeps more of the cues that are not "
+           "the shortcut, so DFR on $h$ has a better worst group than DFR on $z$.",
+           ("ch7-dfr-h-beats-z",)),
+    Advice("whac-a-mole", "Several shortcuts\nat once",
+           "measure every gap:\nmitigating one can\namplify another; LLE",
+           "**With several shortcuts, measure every gap, and mitigate them together.** The "
+           "Whac-A-Mole claim is that a mitigation aimed at one shortcut raises the reliance on "
+           "another, in both directions; the Last Layer Ensemble is proposed as a way to reduce "
+           "both at once.",
+           ("ch7-wam-bg-raises-coobj", "ch7-wam-coobj-raises-bg", "ch7-lle-beats-erm")),
+    Advice("fixed-head", "You want to control\nwhat the head drops",
+           "fixed reweighting head;\nchoose k on validation,\nnever on test",
+           "**To control what the head throws away, try the fixed reweighting head and choose "
+           "its strength on a validation split.** The claim is that a fixed head that down-weights "
+           "the later coordinates gives a better $h$ for labels finer than the training labels "
+           "than a trained MLP head, and than no head at all.",
+           ("ch8-supcon-fixed-beats-mlp", "ch8-supcon-fixed-beats-none",
+            "ch8-ce-fixed-beats-mlp", "ch8-ce-fixed-beats-none")),
 )
 
 
@@ -185,7 +207,7 @@ def plot_decision_chart(statuses, caption: str = ""):
 
     from helpers import plots
 
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.4 * len(statuses) + 0.5), 4.8))
+    fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 2.0 * len(statuses) + 0.5)), 4.8))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
     width = min(0.225, 0.9 / max(1, len(statuses)))
