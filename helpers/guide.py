@@ -68,6 +68,14 @@ ADVICE = (
            "output $h$ keeps more of what a downstream task needs, and that training with the "
            "head makes $h$ better than training without one.",
            ("ch1-h-beats-z", "ch1-head-helps-h")),
+    Advice("which-layer", "A linear model of it:\nwhen does the lower\nlayer win?",
+           "h when the augmentation\ndisrupts the target or it\nis strong; else z",
+           "**Which layer wins depends on how pre-training treated the feature the task needs.** "
+           "In the deep linear model of Chapters 2 and 3, the claim (the paper's corollary as its "
+           "reviews summarise it, and the book's derivation) is that the layer before the head wins "
+           "for a tuned probe when the augmentation disrupts the target feature or the feature is "
+           "strong in pre-training, and loses when it is moderate.",
+           ("ch3-disrupted-target", "ch3-strong-target", "ch3-moderate-target")),
     Advice("suppressed-feature", "The task needs a feature\nthe augmentations remove",
            "look at h or lower:\na non-linear net keeps it\nbelow the head",
            "**If the downstream task needs a feature the augmentations suppress, look below the "

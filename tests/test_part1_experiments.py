@@ -196,6 +196,21 @@ def test_t_interval_matches_the_t_table():
         lower_layer.t_interval([1.0])
 
 
+def test_chapter3_claims_read_pre_and_post_per_seed():
+    from helpers import evidence as ev
+
+    sim = [[[0.1, 0.8, 0.5]] * 3 + [[0.1, 0.85, 0.5]] * 2,  # (a): pre wins
+           [[0.1, 0.7, 0.6]] * 4 + [[0.1, 0.7, 0.65]],  # (b) strong: pre wins
+           [[0.1, 0.5, 0.6]] * 5]  # (b) moderate: post wins, as predicted
+    payload = {"claims": {"names": list(lower_layer._PREDICTED), "sim": sim}}
+    found = ev.evaluate(lower_layer, payload)
+    assert found["ch3-disrupted-target"].effect == pytest.approx(0.32)
+    assert [ev.verdict(c, found[c.id]) for c in lower_layer.CLAIMS[:2]] == [ev.SUPPORTED] * 2
+    moderate = found["ch3-moderate-target"]  # every seed -0.1: a zero-width interval below 0
+    assert moderate.effect == pytest.approx(-0.1)
+    assert ev.verdict(lower_layer.CLAIMS[2], moderate) == ev.SUPPORTED  # predicted negative
+
+
 def test_stable_lr_shrinks_for_strong_features():
     weak = lower_layer.stable_lr(np.array([[0.1, 0.2]]), np.array([[0.4, 0.5]]), 0.05, 0.1)
     strong = lower_layer.stable_lr(np.array([[4.0, 0.2]]), np.array([[4.5, 0.5]]), 0.05, 0.1)

@@ -20,10 +20,10 @@ label draws, with a 95 % t-interval (:func:`claims_table`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 from tqdm.auto import tqdm
 
 from helpers.deep_linear import population_gd
+from helpers.evidence import Claim, paired_effect
 from helpers.ridge_cv import loo_ridge
 from helpers.theory import linear as theory
 
@@ -89,10 +89,34 @@ CONFIGS["paper"] = replace(CONFIGS["cpu"], init_scale=0.05, steps=200_000,
                                 probe_reps=400, n_seeds=10)
 
 
-# --- what the practitioner's guide (helpers.guide) reads from this result --------------------
+# --- the claims, declared before they are measured (helpers.evidence) ------------------------
 
 FIGURES = {"ch03-fig-probes": "Ch. 3, probes by layer, theory and simulation",
            "ch03-fig-regions": "Ch. 3, where each layer wins"}
+
+# The cases of Corollary 3.7 as the reviews summarise it (PAPERS.md 1.4) and the book derives
+# them: the lower layer wins when the augmentation disrupts the target or the target is strong
+# in pre-training, the post-projection layer when it is moderate. One claim per claim case.
+_PREDICTED = {"(a) disrupted target": +1, "(b) strong target": +1, "(b) moderate target": -1}
+CLAIMS = [Claim(id=f"ch3-{name.split(') ')[1].replace(' target', '').replace(' ', '-')}-target",
+                chapter="03-when-lower-layers-win", paper="Xue2024",
+                statement=(f"with a {name.split(') ')[1]}, the layer before the head "
+                           f"{'beats' if sign > 0 else 'loses to'} the head's output for a "
+                           f"tuned linear probe"),
+                compared="test R^2 of the leave-one-out-tuned ridge probe at the pre-projection "
+                         "layer minus at the post-projection layer, same network, same label "
+                         "draws", direction=sign, min_effect=0.02, units="R^2", decimals=3,
+                figure="ch03-fig-regions")
+          for name, sign in _PREDICTED.items()]
+
+
+def claim_values(payload) -> dict:
+    """Per-seed pre and post R^2 of each claim case (the cases of ``cfg.claim_cases``)."""
+    part = payload["claims"]
+    sim = np.asarray(part["sim"], dtype=float)  # (cases, seeds, 3 layers): input, pre, post
+    by_name = {name: sim[c] for c, name in enumerate(part["names"])}
+    return {claim.id: (by_name[name][:, 1], by_name[name][:, 2])
+            for claim, name in zip(CLAIMS, _PREDICTED)}
 
 
 # --- the experiment -------------------------------------------------------------------------------
@@ -240,19 +264,18 @@ def _sweep(cfg, targets, rng, seed, desc, weight_decay=0.0, init_scale=None, ste
     return sim, chosen, maps, phis, loss
 
 
-def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the mean of ``values`` (k,) and its Student-t confidence interval.
+def t_interval(values) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the mean of ``values`` (k,) and its 95 % Student-t interval, the
+    book's one convention (:func:`helpers.evidence.paired_effect` of ``values`` against 0).
 
     Raises:
-        ValueError: fewer than 2 values (no spread to estimate), or a level outside (0, 1).
+        ValueError: fewer than 2 values (no spread to estimate), or non-finite values.
     """
     x = np.asarray(values, dtype=float).ravel()
     if x.size < 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"need at least 2 finite values for an interval; got {x.size}: {x}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level}")
-    half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
+    e = paired_effect(x, np.zeros_like(x))
+    return e.effect, e.ci_low, e.ci_high
 
 
 def claims(cfg, seed: int, progress: bool = True) -> dict:
@@ -294,7 +317,7 @@ def claims(cfg, seed: int, progress: bool = True) -> dict:
             "theory_ridge": [[lam for _, lam in row] for row in th]}
 
 
-def claims_table(payload: dict, level: float = 0.95) -> list[dict]:
+def claims_table(payload: dict) -> list[dict]:
     """One row per case: pre - post (mean and t-interval over seeds), its theory, the penalties.
 
     Keys: ``case, phi_t, p_t, mean, low, high`` (the leave-one-out-tuned probe), ``oracle_mean,
@@ -305,8 +328,8 @@ def claims_table(payload: dict, level: float = 0.95) -> list[dict]:
     orc = np.asarray(part["sim_oracle_ridge"])
     rows = []
     for c, name in enumerate(part["names"]):
-        mean, low, high = t_interval(sim[c, :, 1] - sim[c, :, 2], level)
-        o_mean, o_low, o_high = t_interval(orc[c, :, 1] - orc[c, :, 2], level)
+        mean, low, high = t_interval(sim[c, :, 1] - sim[c, :, 2])
+        o_mean, o_low, o_high = t_interval(orc[c, :, 1] - orc[c, :, 2])
         rows.append({"case": name, "phi_t": part["phi"][c], "p_t": part["p"][c], "mean": mean,
                      "low": low, "high": high, "oracle_mean": o_mean, "oracle_low": o_low,
                      "oracle_high": o_high, "theory": float(th[c, 1] - th[c, 2]),
