@@ -260,6 +260,21 @@ def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str | N
             f"{_READING[v]}. {size}")
 
 
+def claims_text(claims: Iterable[Claim]) -> str:
+    """The claims as a chapter declares them before its run: statement, what is compared, the
+    predicted sign and the smallest effect that matters; then the interval convention."""
+    blocks = [f"{c.id}: {c.statement}\n  compared: {c.compared}\n  predicted: "
+              f"{'positive' if c.direction > 0 else 'negative'}; smallest effect that matters: "
+              f"{c.min_effect:g} {c.units}" for c in claims]
+    return "\n\n".join(blocks + [f"interval: {INTERVAL_CONVENTION}"])
+
+
+def findings_markdown(rows: Iterable["Row"]) -> str:
+    """A chapter's "what we found": one bullet per ledger row, the :func:`finding` sentence."""
+    return "\n\n".join(f"* **{r.claim.id}**: " + finding(r.claim, r.evidence, r.profile, r.data,
+                                                          r.n_seeds) for r in rows)
+
+
 def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data: str | None,
                      paper_number: str | None, differences: str, markdown: bool = True,
                      n_seeds: int = 0) -> str:

@@ -435,3 +435,15 @@ def test_table_markdown():
            "| [fig](ch01-fig-layers) |" in lines[2]
     assert ("| - | 0 | **not computed** | - (>= 1 points) | cpu | [fig](ch01-fig-layers) |"
             in lines[3])
+
+
+def test_claims_text_and_findings_markdown_print_every_claim():
+    claims = [H_BEATS_Z]
+    text = ev.claims_text(claims)
+    assert text.startswith("ch1-h-beats-z: ") and "predicted: positive" in text
+    assert ev.INTERVAL_CONVENTION in text
+    rows = [ev.Row(H_BEATS_Z, ev.paired_effect([3, 4, 2, 3, 3], [0, 0, 0, 0, 0]), "cpu", "shapes"),
+            ev.Row(H_BEATS_Z, None, "smoke", "shapes", status=ev.TOO_FEW_SEEDS, seeds=1)]
+    md = ev.findings_markdown(rows)
+    assert md.count("* **ch1-h-beats-z**") == 2
+    assert "support the claim" in md and "measured on 1 seed only" in md
