@@ -81,4 +81,7 @@ def test_profiles_grow_monotonically():
 
 def test_paper_profile_uses_reference_hyperparameters():
     cfg = get_profile("paper").config("puzzle")
-    assert (cfg.width, cfg.epochs, cfg.batch_size, cfg.lr, cfg.temperature) == (64, 400, 512, 1e-3, 0.5)
+    assert (cfg.width, cfg.batch_size, cfg.lr, cfg.temperature) == (64, 512, 1e-3, 0.5)
+    # the reference's 400 epochs per run do not fit the chapter budget once every seed is also
+    # trained without a head; the epochs are what the budget leaves (helpers.budget)
+    assert cfg.epochs * 2 * cfg.n_seeds <= 420 and cfg.n_seeds >= 3
