@@ -51,7 +51,7 @@ def test_smoke_profile_fits_the_contract():
     cfg = get_profile("smoke").config("digit_overlay")
     assert len(cfg.strengths) == 2 and len(cfg.p_drops) == 2 and cfg.n_seeds == 1
     cpu = get_profile("cpu").config("digit_overlay")
-    assert len(cpu.strengths) >= 2 and len(cpu.p_drops) >= 3 and cpu.n_seeds >= 3
+    assert len(cpu.p_drops) >= 3 and cpu.n_seeds >= 3
     assert len(cpu.strengths) * cpu.n_seeds >= 5  # the claims' paired runs
     assert 0.0 in cpu.p_drops and 1.0 in cpu.p_drops
     for name in ("gpu", "paper"):
