@@ -68,6 +68,7 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusi
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 NOT_COMPUTED = "not computed"
 TOO_FEW_SEEDS = "too few seeds"  # the ledger's status for a stored result of one seed (smoke)
+STAND_IN_FAILED = "stand-in failed"  # its structure check failed: the claims test nothing
 JSON_KEYS = ("chapter", "claim", "effect", "ci_low", "ci_high", "n_seeds", "verdict", "profile",
              "data")
 
@@ -232,7 +233,7 @@ _READING = {
 
 
 def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str | None,
-            n_seeds: int = 0) -> str:
+            n_seeds: int = 0, status: str | None = None) -> str:
     """The "what we found" sentence, printed from the verdict; reads true for every verdict.
 
     ``evidence=None``: not computed yet, or, with ``n_seeds`` 1, measured on one seed only
@@ -240,6 +241,10 @@ def finding(claim: Claim, evidence: Evidence | None, profile: str, data: str | N
     """
     where = f"profile {profile}, data {data}"
     compared = f"{claim.compared[0].upper()}{claim.compared[1:]}"
+    if evidence is None and status == STAND_IN_FAILED:
+        return (f"{compared}: **not tested** ({where}, {n_seeds} seeds): the stand-in failed its "
+                f"structure check (printed above), so an interval here would test nothing; the "
+                f"claim that {claim.statement} is untested at this profile.")
     if evidence is None and n_seeds:
         return (f"{compared}: measured on {n_seeds} seed only ({where}), so there is no "
                 f"interval over seeds and no verdict; the claim that {claim.statement} is "
@@ -272,12 +277,12 @@ def claims_text(claims: Iterable[Claim]) -> str:
 def findings_markdown(rows: Iterable["Row"]) -> str:
     """A chapter's "what we found": one bullet per ledger row, the :func:`finding` sentence."""
     return "\n\n".join(f"* **{r.claim.id}**: " + finding(r.claim, r.evidence, r.profile, r.data,
-                                                          r.n_seeds) for r in rows)
+                                                          r.n_seeds, r.status) for r in rows)
 
 
 def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data: str | None,
                      paper_number: str | None, differences: str, markdown: bool = True,
-                     n_seeds: int = 0) -> str:
+                     n_seeds: int = 0, status: str | None = None) -> str:
     """The reproduction box that ends a chapter: the paper's number, the book's, how they differ.
 
     Args:
@@ -297,7 +302,7 @@ def reproduction_box(claim: Claim, evidence: Evidence | None, profile: str, data
                          "(scale, data stand-in, protocol)")
     paper = paper_number if paper_number else "the paper gives no number for this comparison"
     if evidence is None:
-        status = f"{TOO_FEW_SEEDS} ({n_seeds})" if n_seeds else NOT_COMPUTED
+        status = status or (f"{TOO_FEW_SEEDS} ({n_seeds})" if n_seeds else NOT_COMPUTED)
         ours = f"{status}, no verdict (profile {profile}, data {data})"
     else:
         ours = (f"{interval_text(claim, evidence)}; profile {profile}, data {data}; "
@@ -349,6 +354,17 @@ class StructureCheck:
 def structure_passes(check: StructureCheck, evidence: Evidence) -> bool:
     """The interval lies above 0 and the mean effect is at least ``check.min_effect``."""
     return evidence.ci_low > 0 and evidence.effect >= check.min_effect
+
+
+def structure_failures(module, payload: dict) -> list[str]:
+    """Ids of the module's structure checks that fail on ``payload`` (2+ seeds only)."""
+    failed = []
+    for check in getattr(module, "STRUCTURE", ()):
+        a, b = (_per_seed(v, name) for v, name in zip(module.structure_values(payload)[check.id],
+                                                    ("a", "b")))
+        if a.size >= 2 and not structure_passes(check, paired_effect(a, b)):
+            failed.append(check.id)
+    return failed
 
 
 def check_structure(module, payload: dict, enforce: bool = True) -> list[str]:
@@ -555,7 +571,7 @@ def module_rows(module, payload: dict, provenance: dict, where=None,
     :data:`TOO_FEW_SEEDS` instead of a verdict. A chapter prints its findings from these::
 
         for row in evidence.module_rows(puzzle, result.payload, result.provenance):
-            print(evidence.finding(row.claim, row.evidence, row.profile, row.data, row.n_seeds))
+            print(evidence.finding(row.claim, row.evidence, row.profile, row.data, row.n_seeds, row.status))
 
     Raises:
         ValueError: as :func:`evaluate`, except for too few seeds.
@@ -563,6 +579,10 @@ def module_rows(module, payload: dict, provenance: dict, where=None,
     where = where or f"payload of {experiment_name(module)}"
     values = _claim_values(module, payload, where)
     profile, data = provenance.get("profile", "?"), provenance.get("data_source")
+    if structure_failures(module, payload):  # verdicts on a stand-in without the mechanism
+        return [Row(claim, None, profile, data, status=STAND_IN_FAILED,
+                    seeds=len(np.atleast_1d(values[claim.id][0])), stale=stale)
+                for claim in module.CLAIMS]
     rows = []
     for claim in module.CLAIMS:
         try:
@@ -617,15 +637,15 @@ def _effect(module, claim_id, values, where) -> Evidence:
 def combined_verdict(verdicts: Iterable[str]) -> str:
     """One status for advice that rests on several claims: ``supported`` only if all are.
 
-    Otherwise the first of ``contradicted``, ``inconclusive``, ``too few seeds``,
-    ``not computed`` present; an empty list is ``not computed``.
+    Otherwise the first of ``contradicted``, ``stand-in failed``, ``inconclusive``, ``too few
+    seeds``, ``not computed`` present; an empty list is ``not computed``.
     """
     verdicts = list(verdicts)
-    unknown = set(verdicts) - {*VERDICTS, TOO_FEW_SEEDS, NOT_COMPUTED}
+    unknown = set(verdicts) - {*VERDICTS, TOO_FEW_SEEDS, NOT_COMPUTED, STAND_IN_FAILED}
     if unknown:
         raise ValueError(f"unknown verdicts {sorted(unknown)}; expected one of {VERDICTS}, "
                          f"{TOO_FEW_SEEDS!r}, {NOT_COMPUTED!r}")
-    for worst in (CONTRADICTED, INCONCLUSIVE, TOO_FEW_SEEDS, NOT_COMPUTED):
+    for worst in (CONTRADICTED, STAND_IN_FAILED, INCONCLUSIVE, TOO_FEW_SEEDS, NOT_COMPUTED):
         if worst in verdicts:
             return worst
     return SUPPORTED if verdicts else NOT_COMPUTED

@@ -169,6 +169,8 @@ _STATUS_TEXT = {
                      "the advice does not hold as stated",
     ev.INCONCLUSIVE: "at least one claim behind it is **inconclusive** here (its interval "
                      "includes 0), so these runs do not establish the advice",
+    ev.STAND_IN_FAILED: "the stand-in behind at least one of its claims failed its structure "
+                        "check, so these runs do not test the advice",
     ev.TOO_FEW_SEEDS: "at least one claim behind it was measured on one seed only (the smoke "
                       "profile): no verdict, so these runs do not establish the advice",
     ev.NOT_COMPUTED: "at least one claim behind it has no stored result at this profile: run its "
@@ -199,7 +201,8 @@ def advice_markdown(statuses) -> str:
 
 
 COLOURS = {ev.SUPPORTED: "#009E73", ev.INCONCLUSIVE: "#E69F00", ev.CONTRADICTED: "#D55E00",
-           ev.TOO_FEW_SEEDS: "#CC79A7", ev.NOT_COMPUTED: "#BBBBBB"}
+           ev.STAND_IN_FAILED: "#999999", ev.TOO_FEW_SEEDS: "#CC79A7",
+           ev.NOT_COMPUTED: "#BBBBBB"}
 
 
 def leaf_summary(status: AdviceStatus) -> str:

@@ -447,3 +447,21 @@ def test_claims_text_and_findings_markdown_print_every_claim():
     md = ev.findings_markdown(rows)
     assert md.count("* **ch1-h-beats-z**") == 2
     assert "support the claim" in md and "measured on 1 seed only" in md
+
+
+def test_a_failed_structure_check_turns_the_claims_into_not_tested():
+    from helpers.experiments import puzzle
+
+    acc = [[0.2, 0.3, 0.4, h, 0.5, h - 0.1] for h in (0.40, 0.38, 0.41, 0.39, 0.40)]
+    payload = {"layers": list(puzzle.LAYERS), "accuracy": acc,
+               "no_head_layers": list(puzzle.NO_HEAD_LAYERS),
+               "no_head_accuracy": [[0.2, 0.3, 0.4, 0.3]] * 5,
+               "untrained": [[0.3, 0.3, 0.3, 0.39, 0.3, 0.3]] * 5}  # trained h ~ untrained h
+    assert ev.structure_failures(puzzle, payload) == ["ch1-pretraining-learns"]
+    rows = ev.module_rows(puzzle, payload, {"profile": "cpu", "data_source": "shapes"})
+    assert {r.verdict for r in rows} == {ev.STAND_IN_FAILED} and rows[0].n_seeds == 5
+    assert "**not tested**" in ev.findings_markdown(rows)
+    assert ev.combined_verdict([ev.SUPPORTED, ev.STAND_IN_FAILED]) == ev.STAND_IN_FAILED
+    box = ev.reproduction_box(rows[0].claim, None, "cpu", "shapes", None, "scale",
+                              status=rows[0].status)
+    assert "stand-in failed" in box

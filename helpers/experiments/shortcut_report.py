@@ -94,7 +94,7 @@ def claim_rows(payload: dict, provenance: dict) -> dict:
 def findings(payload: dict, provenance: dict, ids=None) -> list[str]:
     """The "what we found" sentences of the claims ``ids`` (default all), from the verdicts."""
     rows = claim_rows(payload, provenance)
-    return [evidence.finding(r.claim, r.evidence, r.profile, r.data, r.n_seeds)
+    return [evidence.finding(r.claim, r.evidence, r.profile, r.data, r.n_seeds, r.status)
             for cid, r in rows.items() if ids is None or cid in ids]
 
 
@@ -179,7 +179,8 @@ def reproduction(payload: dict, provenance: dict, cfg) -> list[str]:
               "authors train LLE end to end on an ImageNet-pretrained ResNet-50, 300 epochs, "
               "model selection on worst-group validation accuracy)")
     return [evidence.reproduction_box(r.claim, r.evidence, r.profile, r.data,
-                                      paper.get(cid), differ, n_seeds=r.n_seeds)
+                                      paper.get(cid), differ, n_seeds=r.n_seeds,
+                                      status=r.status)
             for cid, r in rows.items()]
 
 
