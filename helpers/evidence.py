@@ -356,28 +356,9 @@ def structure_passes(check: StructureCheck, evidence: Evidence) -> bool:
     return evidence.ci_low > 0 and evidence.effect >= check.min_effect
 
 
-def structure_failures(module, payload: dict) -> list[str]:
-    """Ids of the module's structure checks that fail on ``payload`` (2+ seeds only)."""
-    failed = []
-    for check in getattr(module, "STRUCTURE", ()):
-        a, b = (_per_seed(v, name) for v, name in zip(module.structure_values(payload)[check.id],
-                                                    ("a", "b")))
-        if a.size >= 2 and not structure_passes(check, paired_effect(a, b)):
-            failed.append(check.id)
-    return failed
-
-
-def check_structure(module, payload: dict, enforce: bool = True) -> list[str]:
-    """Run the module's structure checks on a payload; one printed line per check.
-
-    With fewer than 2 seeds (smoke) a check is reported, not enforced. With ``enforce`` (every
-    profile but ``smoke``) a failed check raises, so a chapter whose stand-in lacks the
-    mechanism stops loudly instead of printing verdicts that test nothing.
-
-    Raises:
-        StandInError: a check failed (with ``enforce``); the message says what and what to do.
-        ValueError: ``structure_values`` cannot read the payload.
-    """
+def _structure_evidence(module, payload: dict) -> list[tuple]:
+    """``(check, a, b, evidence)`` per structure check of ``module``; evidence None below 2
+    seeds. Raises ValueError when ``structure_values`` cannot read the payload."""
     checks = list(getattr(module, "STRUCTURE", ()))
     if not checks:
         return []
@@ -386,18 +367,39 @@ def check_structure(module, payload: dict, enforce: bool = True) -> list[str]:
     except (KeyError, IndexError, TypeError, ValueError) as err:
         raise ValueError(f"{module.__name__}.structure_values cannot read this payload "
                          f"({type(err).__name__}: {err}); recompute the result") from err
-    lines, failed = [], []
+    out = []
     for check in checks:
-        a, b = values[check.id]
-        a, b = _per_seed(a, "a"), _per_seed(b, "b")
+        a, b = (_per_seed(v, name) for v, name in zip(values[check.id], ("a", "b")))
+        out.append((check, a, b, paired_effect(a, b) if a.size >= 2 else None))
+    return out
+
+
+def structure_failures(module, payload: dict) -> list[str]:
+    """Ids of the module's structure checks that fail on ``payload`` (2+ seeds only)."""
+    return [check.id for check, _, _, e in _structure_evidence(module, payload)
+            if e is not None and not structure_passes(check, e)]
+
+
+def check_structure(module, payload: dict, enforce: bool = True) -> list[str]:
+    """Run the module's structure checks on a payload; one printed line per check.
+
+    With fewer than 2 seeds (smoke) a check is reported, not enforced. With ``enforce`` a
+    failed check raises; the chapters pass ``enforce=False``, print the lines, and let
+    :func:`module_rows` report the claims as :data:`STAND_IN_FAILED` (not tested).
+
+    Raises:
+        StandInError: a check failed (with ``enforce``); the message says what and what to do.
+        ValueError: ``structure_values`` cannot read the payload.
+    """
+    lines, failed = [], []
+    for check, a, b, e in _structure_evidence(module, payload):
         need = f"{check.min_effect:+.{check.decimals}f} {check.units}"
-        if a.size < 2:
+        if e is None:
             mean = float(np.mean(a - b)) if a.size else float("nan")
             lines.append(f"structure check '{check.requirement}': {mean:+.{check.decimals}f} "
                          f"{check.units} on {a.size} seed, not checked (needs 2+ seeds; a "
                          f"margin of {need} with an interval above 0)")
             continue
-        e = paired_effect(a, b)
         ok = structure_passes(check, e)
         interval = (f"{e.effect:+.{check.decimals}f} {check.units} (95 % CI "
                     f"{e.ci_low:+.{check.decimals}f} to {e.ci_high:+.{check.decimals}f}, "
