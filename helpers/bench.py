@@ -248,6 +248,7 @@ def run_bench(cfg: BenchConfig, device: torch.device | str | None = None, *,
     if progress:
         print("data generation ...", file=sys.stderr)
     return {"config": asdict(cfg), "rows": rows, "data_generation": data_generation_seconds(),
+            "jitter": jitter_seconds(device, n=min(cfg.n_images, 2048)),
             "flops_per_step": flops,
             "flops_per_epoch": flops * cfg.n_images / cfg.batch_size,
             "peak_tflops": peak, "peak_dtype": peak_dtype, "provenance": provenance(device, cfg)}
@@ -356,6 +357,34 @@ def data_generation_seconds(sizes=(32, 64), n: int = 8000) -> list[dict]:
     return out
 
 
+def jitter_seconds(device: torch.device, n: int = 2048, size: int = 32, repeats: int = 3
+                   ) -> list[dict]:
+    """One SimCLR colour jitter of ``n`` images (Chapter 1's cpu training set: hue strength 0,
+    and SimCLR's 0.1 at s = 0.5), by the batched form (16 ops and ``torch.where``, the CUDA path)
+    and the indexed form (4 ops per image, the CPU path) of :func:`helpers.augment.apply_jitter`,
+    timed on ``device`` in the same run; ``speedup`` is batched / indexed."""
+    from helpers.augment import _apply_jitter_batched, _apply_jitter_indexed, sample_jitter_params
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 3, size, size, generator=gen).to(device)
+    out = []
+    for hue in (0.0, 0.1):
+        params = sample_jitter_params(n, 0.4, 0.4, 0.4, hue, generator=gen)
+        params = type(params)(*(t.to(device) for t in params))
+        row = {"what": f"colour jitter of {n} images of {size} px, hue strength {hue}"}
+        for name, fn in (("batched", _apply_jitter_batched), ("indexed", _apply_jitter_indexed)):
+            fn(x[:8], type(params)(*(t[:8] for t in params)))  # warm-up
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                fn(x, params)
+            _sync(device)
+            row[f"{name}_s"] = (time.perf_counter() - start) / repeats
+        row["speedup"] = row["batched_s"] / row["indexed_s"]
+        out.append(row)
+    return out
+
+
 def provenance(device: torch.device, cfg: BenchConfig | None) -> dict:
     workers = (cfg.workers if cfg is not None else 0) or os.cpu_count()
     return {"device": device_name(device), "device_type": device.type,
@@ -400,7 +429,10 @@ def describe(report: dict) -> str:
             f"{report['peak_tflops']:.3g} TFLOP/s; one step = {report['flops_per_step'] / 1e9:.3g} "
             f"GFLOP; one epoch = {report['flops_per_epoch'] / 1e15:.3g} PFLOP"
             + "".join(f"\ndata: {d['what']} generated in {d['seconds']:.1f} s on the CPU"
-                      for d in report.get("data_generation", [])))
+                      for d in report.get("data_generation", []))
+            + "".join(f"\n{j['what']}: batched {j['batched_s']:.3f} s, indexed "
+                      f"{j['indexed_s']:.3f} s ({j['speedup']:.1f}x)"
+                      for j in report.get("jitter", [])))
 
 
 def output_path(report: dict, smoke: bool, directory: Path) -> Path:

@@ -205,6 +205,24 @@ def test_apply_jitter_follows_each_images_order():
         torch.testing.assert_close(y[i], ref, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("hue", [0.1, 0.0])
+def test_jitter_cpu_and_cuda_forms_agree(hue):
+    """The CPU form (each op on the images that take it) and the batched CUDA form (16 ops and
+    torch.where) are the same rule: equal to float rounding, on images with and without jitter,
+    hue strength 0 (where the CPU form skips the HSV round trip) and some exact-0 hue shifts."""
+    from helpers.augment import _apply_jitter_batched, _apply_jitter_indexed
+    x = images(40, 16, 16, seed=8)
+    params = sample_jitter_params(40, 0.4, 0.4, 0.4, hue, p=0.7, generator=gen(9))
+    if hue:
+        factors = params.factors.clone()
+        factors[::5, 3] = 0.0
+        params = params._replace(factors=factors)
+    fast, batched = _apply_jitter_indexed(x, params), _apply_jitter_batched(x, params)
+    torch.testing.assert_close(fast, batched, atol=1e-6, rtol=0)
+    assert torch.equal(fast[~params.apply], x[~params.apply])
+    assert torch.equal(apply_jitter(x, params), fast)  # x is on the CPU
+
+
 def test_jitter_params_match_colorjitter_ranges_and_are_uniform():
     p = sample_jitter_params(N, 0.4, 0.4, 0.4, 0.1, p=0.8, generator=gen())
     assert p.factors.shape == (N, 4) and p.order.shape == (N, 4) and p.apply.shape == (N,)

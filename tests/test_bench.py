@@ -34,6 +34,10 @@ def test_smoke_bench_runs_and_writes_a_report(tmp_path, capsys):
     gen = report["data_generation"]  # issue 9: UrbanCars generation time is in the output
     assert [d["what"].split(", ")[-1] for d in gen] == ["32 px", "64 px"]
     assert all(d["seconds"] > 0 and d["what"] in out for d in gen)
+    jitter = report["jitter"]  # both forms of apply_jitter timed in the same run
+    assert [j["what"].split(", ")[-1] for j in jitter] == ["hue strength 0.0", "hue strength 0.1"]
+    assert all(j["speedup"] == pytest.approx(j["batched_s"] / j["indexed_s"]) and j["what"] in out
+               for j in jitter)
     seeds = report["seed_batching"]  # issue 15: K seeds one after the other vs together
     assert [r["setup"] for r in seeds["rows"]] == [
         "1 seed", "5 seeds one after the other", "5 seeds together (loop)",
