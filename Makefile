@@ -23,7 +23,9 @@ help:
 	@echo "make lab      JupyterLab on book/ (installs it into .venv the first time)"
 	@echo "make test     unit tests + every notebook (smoke profile, nbmake) + strict book build"
 	@echo "make student  write the student edition (no solutions) to student/"
-	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py (and the manifest)"
+	@echo "make colab    write the Colab edition (MyST as plain Markdown) to colab/"
+	@echo "make stamp    regenerate each chapter's Colab install cell and link from helpers/meta.py,"
+	@echo "              then the results manifest and the Colab edition"
 	@echo "make manifest list the committed results' checksums in helpers/results_manifest.json"
 	@echo "make bench    time the training step (baseline vs the engine) and seed batching (5 seeds)"
 	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU)"
@@ -110,6 +112,10 @@ rendered: setup
 student: setup
 	$(PY) scripts/make_student.py --out student
 
+# The Colab edition (committed: Colab opens it from GitHub at the release): MyST as plain Markdown.
+colab: setup
+	$(PY) scripts/make_colab.py
+
 # Speed of the training pipeline (helpers/bench.py); without CUDA the step table at smoke size and
 # the seed-batching rows at Chapter 1's cpu-profile size.
 bench: setup
@@ -123,6 +129,7 @@ full: setup
 stamp: setup
 	$(PY) scripts/stamp_notebooks.py
 	$(PY) scripts/make_manifest.py
+	$(PY) scripts/make_colab.py
 
 # The checksums of the committed results (git ls-files results), shipped in the package so a
 # reader without the repository (Colab) fetches them at the release and verifies them.
