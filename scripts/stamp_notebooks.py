@@ -88,8 +88,7 @@ def colab_url(name: str) -> str:
 
 def colab_line(name: str) -> str:
     """The stamped link line of chapter ``name``'s first markdown cell."""
-    return (f"[Open in Colab]({colab_url(name)}) (the chapter's Colab edition, release "
-            f"{meta.RELEASE}: plain Markdown, the install cell first)")
+    return f"[Open in Colab]({colab_url(name)}): this chapter in Google Colab, as of release {meta.RELEASE}"
 
 
 COLAB_LINE = re.compile(r"^\[Open in Colab\]\(https://colab\.research\.google\.com/[^)\n]*\).*$", re.M)
