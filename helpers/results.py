@@ -36,6 +36,11 @@ version of the code", and ``python -m helpers.run --list`` lists it as stale.
 target folder, then an atomic ``os.replace``; loads read the file once and tolerate it vanishing
 or changing meanwhile; a quarantine moves aside only the damaged file it read, never a good one
 written since.
+
+**Outside a checkout** (Colab: the package installed from the release, no ``results/`` next to
+it), a lookup that misses a result committed at the release fetches it from the repository
+(:mod:`helpers.result_fetch`), verified by the checksum the package ships, so the reader sees
+the committed numbers without retraining; ``BOOK_RECOMPUTE=1`` recomputes instead.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ import numpy as np
 
 from helpers.profiles import PROFILE_NAMES, Profile, get_profile
 from helpers.result_files import ENV_DIR, ResultsDirError  # noqa: F401 (part of this API)
+from helpers.result_fetch import fetch_committed
 from helpers.result_files import atomic_write, check_writable, quarantine, read_with_identity
 from helpers.runtime import device_name, git_commit, versions
 
@@ -116,12 +122,19 @@ def recompute_requested() -> bool:
                      f"{'/'.join(_FALSE[2:5])}), or unset it, to use stored results")
 
 
+def checkout_root() -> Path | None:
+    """The book's checkout this package runs from (the folder with ``_toc.yml``), or None when
+    it is installed (Colab: from the release tag, without ``results/``)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "_toc.yml").exists() else None
+
+
 def results_dir() -> Path:
     """``$BOOK_RESULTS_DIR``, else ``results/`` of the book's checkout, else a user cache."""
     if os.environ.get(ENV_DIR):
         return Path(os.environ[ENV_DIR])
-    root = Path(__file__).resolve().parent.parent
-    if (root / "_toc.yml").exists():
+    root = checkout_root()
+    if root is not None:
         return root / "results"
     return Path.home() / ".cache" / "projection-head-book" / "results"
 
@@ -333,7 +346,14 @@ def load_result(path: Path, expected_key: str) -> Result:
 
 
 def _try_load(path: Path, key: str) -> Result | None:
-    """The verified result at ``path``; None when absent or damaged (then moved aside)."""
+    """The verified result at ``path``; None when absent or damaged (then moved aside).
+
+    Outside a checkout, an absent file that the shipped manifest lists is first fetched from
+    the release (:mod:`helpers.result_fetch`: checked against the manifest's sha256 before it
+    is written), then verified here like any stored file.
+    """
+    if checkout_root() is None and not path.exists():
+        fetch_committed(f"{path.parent.name}/{path.name}", path)
     try:
         raw, read_id = read_with_identity(path)
     except (FileNotFoundError, NotADirectoryError):  # none there (or no folder to hold one)

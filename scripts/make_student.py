@@ -7,6 +7,8 @@ For each book/*.ipynb, writes OUT/<same name>.ipynb with
   inclusive) removed, and every ``{solution}`` directive block removed from markdown cells
   (the cell goes too when nothing else is left in it; an exercise sharing the cell stays);
 * all outputs and execution counts cleared;
+* the title cell's "Open in Colab" line removed (it opens the Colab edition, which has the
+  solutions);
 * a banner cell on top saying the file is generated and must not be edited.
 Exercises (``{exercise}``) stay. Malformed solution markup (a ``solution-start`` without its
 ``solution-end``, nesting, a solution whose label names no exercise in the notebook) is refused
@@ -23,6 +25,9 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from stamp_notebooks import COLAB_LINE  # noqa: E402
+
 _FENCE = r"^[ \t]*(?:`{3,}|:{3,})"
 EXERCISE = re.compile(_FENCE + r"\{exercise(?:-start)?\}")
 LABEL = re.compile(r"^[ \t]*:label:[ \t]*(\S+)", re.M)
@@ -127,6 +132,8 @@ def strip_solutions(nb, source_name: str = "the notebook"):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
             cell.metadata.pop("execution", None)
+        elif COLAB_LINE.search(cell.source):
+            cell.source = re.sub(r"\n{3,}", "\n\n", COLAB_LINE.sub("", cell.source)).strip("\n")
         kept.append(cell)
     if open_at is not None:
         raise SolutionMarkupError(f"{source_name}: solution-start {open_label!r} at cell {open_at} "

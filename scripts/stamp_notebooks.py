@@ -1,4 +1,4 @@
-"""Stamp every chapter's Colab install cell (and _config.yml) from helpers/meta.py.
+"""Stamp every chapter's Colab install cell, Colab link (and _config.yml) from helpers/meta.py.
 
     python scripts/stamp_notebooks.py            # rewrite book/*.ipynb and _config.yml
     python scripts/stamp_notebooks.py --check    # change nothing; exit 1 listing what disagrees
@@ -9,6 +9,12 @@ tag) where no ``helpers`` is importable, and stops with what to do when the ``he
 imports is not the book's (no ``helpers.BOOK_PACKAGE``). If a chapter has none, one is inserted just
 before its first code cell (so a leading title cell stays on top). In _config.yml only the
 ``url:``/``branch:`` lines under ``repository:`` are edited.
+
+The chapter's first markdown cell carries one line ``[Open in Colab](...)`` right after its
+title, pointing at the chapter's Colab edition (``colab/<name>``, written by
+``scripts/make_colab.py``) at the release: Jupyter Book 1's launch button can only open the
+page's own source (``<repo>/blob/<branch>/<path_to_book>/<page>.ipynb``), whose MyST markup Colab
+shows raw, so the button is off and this link replaces it.
 """
 
 from __future__ import annotations
@@ -66,6 +72,47 @@ def install_source(repo_url: str = meta.REPO_URL, release: str = meta.RELEASE) -
     )
 
 
+def _owner_repo(repo_url: str = meta.REPO_URL) -> str:
+    """``owner/repo`` of a ``https://github.com/owner/repo`` address (Colab opens GitHub files)."""
+    m = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)/?", repo_url)
+    if not m:
+        raise SystemExit(f"helpers/meta.py: REPO_URL {repo_url!r} is not https://github.com/<owner>/<repo>; "
+                         "Colab opens notebooks from GitHub")
+    return f"{m.group(1)}/{m.group(2)}"
+
+
+def colab_url(name: str) -> str:
+    """Where Colab opens the Colab edition of chapter ``name`` (``01-the-puzzle.ipynb``) at the release."""
+    return f"https://colab.research.google.com/github/{_owner_repo()}/blob/{meta.RELEASE}/colab/{name}"
+
+
+def colab_line(name: str) -> str:
+    """The stamped link line of chapter ``name``'s first markdown cell."""
+    return f"[Open in Colab]({colab_url(name)}): this chapter in Google Colab, as of release {meta.RELEASE}"
+
+
+COLAB_LINE = re.compile(r"^\[Open in Colab\]\(https://colab\.research\.google\.com/[^)\n]*\).*$", re.M)
+
+
+def first_markdown(nb):
+    """The first markdown cell (the chapter's title cell), or None."""
+    return next((c for c in nb.cells if c.cell_type == "markdown"), None)
+
+
+def with_colab_line(text: str, name: str) -> str:
+    """``text`` (a title cell) with its Colab line set: replaced where one is, else put right
+    after the title heading (or on top when the cell has none)."""
+    line = colab_line(name)
+    if COLAB_LINE.search(text):
+        return COLAB_LINE.sub(lambda _: line, text, count=1)
+    lines = text.split("\n")
+    at = 1 if lines[0].startswith("#") else 0
+    head, rest = lines[:at], lines[at:]
+    while rest and not rest[0].strip():
+        rest.pop(0)
+    return "\n".join(head + ([""] if head else []) + [line] + ([""] + rest if rest else []))
+
+
 def install_cell_index(nb) -> int | None:
     """Index of the first code cell if it is the tagged install cell, else None."""
     for i, cell in enumerate(nb.cells):
@@ -74,13 +121,18 @@ def install_cell_index(nb) -> int | None:
     return None
 
 
-def notebook_problems(nb) -> list[str]:
-    """Why a notebook's install cell is not the stamped one (empty list: it is)."""
+def notebook_problems(nb, name: str | None = None) -> list[str]:
+    """Why a notebook's install cell (and, given its file ``name``, its Colab line) is not the
+    stamped one (empty list: it is)."""
+    problems = []
+    if name is not None:
+        title = first_markdown(nb)
+        if title is None or with_colab_line(title.source, name) != title.source:
+            problems.append("first markdown cell lacks the Colab line of helpers/meta.py")
     i = install_cell_index(nb)
     if i is None:
-        return [f"first code cell is not tagged {INSTALL_TAG!r} (no install cell)"]
+        return problems + [f"first code cell is not tagged {INSTALL_TAG!r} (no install cell)"]
     cell = nb.cells[i]
-    problems = []
     if cell.source != install_source():
         problems.append("install cell source differs from helpers/meta.py")
     missing = [t for t in TAGS if t not in cell.metadata.get("tags", [])]
@@ -91,10 +143,16 @@ def notebook_problems(nb) -> list[str]:
     return problems
 
 
-def stamp_notebook(nb) -> bool:
-    """Rewrite (or insert) the install cell in place; return True if anything changed."""
-    if not notebook_problems(nb):
+def stamp_notebook(nb, name: str | None = None) -> bool:
+    """Rewrite (or insert) the install cell, and given ``name`` the Colab line, in place; return
+    True if anything changed."""
+    if not notebook_problems(nb, name):
         return False
+    title = first_markdown(nb) if name is not None else None
+    if title is not None:
+        title.source = with_colab_line(title.source, name)
+    elif name is not None:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(with_colab_line("", name)))
     i = install_cell_index(nb)
     if i is None:  # insert before the first code cell (after a leading title cell, if any)
         at = next((j for j, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
@@ -136,13 +194,13 @@ def main(argv=None) -> int:
     bad = []
     for path in sorted(args.book.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        problems = notebook_problems(nb)
+        problems = notebook_problems(nb, path.name)
         if not problems:
             continue
         if args.check:
             bad.append(f"{path}: " + "; ".join(problems))
         else:
-            stamp_notebook(nb)
+            stamp_notebook(nb, path.name)
             nbformat.write(nb, path)
             print(f"stamped {path}")
     if str(args.config) != "none":
@@ -158,7 +216,7 @@ def main(argv=None) -> int:
         print("Out of date (run `python scripts/stamp_notebooks.py` to fix):", *bad, sep="\n  ")
         return 1
     if args.check:
-        print("install cells and _config.yml agree with helpers/meta.py")
+        print("install cells, Colab links and _config.yml agree with helpers/meta.py")
     return 0
 
 

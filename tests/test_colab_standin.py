@@ -2,6 +2,11 @@
 dependencies preinstalled, the book's repository absent), the book's package installed from a
 built wheel, the chapter copied to a folder outside the repository and run at `smoke`.
 
+Then, in the same environment at the `cpu` profile, Chapter 3's lookup finds its committed
+result through the pinned-version path: fetched from `<BOOK_RESULTS_URL>/<RELEASE>/results/...`
+(a `file://` copy of the repository's committed file) and verified by the manifest the wheel
+ships, without computing.
+
 About 30-40 s on 2 cores (it builds the wheel, with setuptools from PyPI); BOOK_COLAB_STANDIN=0
 skips it.
 """
@@ -16,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from helpers import meta
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "book" / "03-when-lower-layers-win.ipynb"  # among the quickest at smoke
@@ -66,4 +73,24 @@ def test_chapter_runs_in_a_fresh_environment_from_the_wheel(tmp_path):
     assert not Path(where).is_relative_to(ROOT)
     errors = [o for c in done.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    assert (tmp_path / "home" / ".cache" / "projection-head-book" / "results").is_dir()
+    cache = tmp_path / "home" / ".cache" / "projection-head-book" / "results"
+    assert cache.is_dir()
+
+    # The committed cpu result, served at the release as raw.githubusercontent.com would.
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_manifest
+    committed = [rel for rel in make_manifest.committed_results() if rel.startswith("lower_layer/cpu-")]
+    assert len(committed) == 1, committed
+    served = tmp_path / "repo" / meta.RELEASE / "results" / committed[0]
+    served.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "results" / committed[0], served)
+    env.update(BOOK_PROFILE="cpu", BOOK_RESULTS_URL=(tmp_path / "repo").as_uri())
+    lookup = ("import json; from helpers.results import load_or_compute\n"
+              "def compute(cfg, seed): raise SystemExit('computed instead of fetching')\n"
+              "r = load_or_compute('lower_layer', compute)\n"
+              "print('BOOK-RESULT', json.dumps([str(r.path), r.loaded, r.stale]))")
+    out = sh(python, "-c", lookup, cwd=work, env=env).stdout
+    assert f"fetched the committed result results/{committed[0]}" in out
+    path, loaded, stale = json.loads(out.split("BOOK-RESULT", 1)[1])
+    assert loaded and stale is None and Path(path) == cache / committed[0]
+    assert (cache / committed[0]).read_bytes() == (ROOT / "results" / committed[0]).read_bytes()

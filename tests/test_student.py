@@ -162,6 +162,8 @@ def test_make_student_output_for_the_real_book(tmp_path):
         # the notebook still has everything a student needs before the first stub
         tags = [t for c in student_nb.cells for t in c.metadata.get("tags", [])]
         assert "colab-install" in tags, f"{path.name}: the Colab install cell is missing"
+        # no link to the Colab edition, which has the solutions
+        assert "Open in Colab" not in "".join(c.source for c in student_nb.cells), path.name
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
