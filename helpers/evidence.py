@@ -358,7 +358,9 @@ def structure_passes(check: StructureCheck, evidence: Evidence) -> bool:
 
 def _structure_evidence(module, payload: dict) -> list[tuple]:
     """``(check, a, b, evidence)`` per structure check of ``module``; evidence None below 2
-    seeds. Raises ValueError when ``structure_values`` cannot read the payload."""
+    seeds; a, b and evidence None where ``structure_values`` gives no values for the check (it
+    does not apply to the payload's data). Raises ValueError when ``structure_values`` cannot
+    read the payload."""
     checks = list(getattr(module, "STRUCTURE", ()))
     if not checks:
         return []
@@ -369,6 +371,9 @@ def _structure_evidence(module, payload: dict) -> list[tuple]:
                          f"({type(err).__name__}: {err}); recompute the result") from err
     out = []
     for check in checks:
+        if check.id not in values:  # does not apply to this payload's data (module says why)
+            out.append((check, None, None, None))
+            continue
         a, b = (_per_seed(v, name) for v, name in zip(values[check.id], ("a", "b")))
         out.append((check, a, b, paired_effect(a, b) if a.size >= 2 else None))
     return out
@@ -394,6 +399,10 @@ def check_structure(module, payload: dict, enforce: bool = True) -> list[str]:
     lines, failed = [], []
     for check, a, b, e in _structure_evidence(module, payload):
         need = f"{check.min_effect:+.{check.decimals}f} {check.units}"
+        if a is None:
+            lines.append(f"structure check '{check.requirement}': not applicable to this "
+                         f"result's data (see {module.__name__}.structure_values)")
+            continue
         if e is None:
             mean = float(np.mean(a - b)) if a.size else float("nan")
             lines.append(f"structure check '{check.requirement}': {mean:+.{check.decimals}f} "

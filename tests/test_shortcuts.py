@@ -185,8 +185,15 @@ def test_report_table_and_comparison(payload):
     assert wam["bg_gap_change"] == pytest.approx(wam["erm_bgaug"]["bg_gap"] - wam["erm"]["bg_gap"])
 
 
+# Learnability curves (2 seeds x 2 epochs) of a stand-in that passes the structure check: at smoke
+# size (one epoch) the real curves are all near chance, which would void every claim.
+SHORTCUTS_FIRST = {"car (label)": [[0.5, 0.6], [0.5, 0.62]], "background": [[0.9, 1.0], [0.92, 1.0]],
+                   "co-object": [[0.7, 0.9], [0.75, 0.92]]}
+
+
 def test_claims_are_paired_by_seed_and_printed_from_verdicts(payload):
     from helpers import evidence
+    payload = {**payload, "learnability": SHORTCUTS_FIRST}
     values = S.claim_values(payload)
     assert set(values) == {c.id for c in S.CLAIMS}
     a, b = values["ch7-wam-bg-raises-coobj"]
@@ -286,3 +293,31 @@ def test_the_real_layout_runs_through_the_chapter(tmp_path, monkeypatch):
     out = S.evaluate(net, "erm", data, cfg, 0, "cpu")
     assert set(out["lle"]) == set(out["pooled"]) == {S.PRE} and out["shifts"][S.PRE] == {}
     assert 0 <= out["lle"][S.PRE]["worst_group"] <= 1
+
+
+def test_learnability_per_seed_and_the_two_shortcut_structure_check(payload):
+    """Every seed has its learnability curves; the structure check compares each shortcut's mean
+    accuracy over epochs with the car's, paired by seed, and a car learned first voids the
+    claims (not tested) instead of grading them."""
+    from helpers import evidence
+    learn = payload["learnability"]
+    assert set(learn) == set(S.LEARNABILITY_CUES)
+    assert all(np.asarray(c).shape == (2, SMOKE.learn_epochs) for c in learn.values())
+    a, b = S.structure_values(payload)["ch7-coobj-before-car"]
+    assert a.tolist() == pytest.approx((100 * np.asarray(learn["co-object"]).mean(1)).tolist())
+    assert b.tolist() == pytest.approx((100 * np.asarray(learn["car (label)"]).mean(1)).tolist())
+    shortcuts_first = SHORTCUTS_FIRST
+    lines = evidence.check_structure(S, {**payload, "learnability": shortcuts_first}, enforce=False)
+    assert len(lines) == 2 and all(line.endswith("passed") for line in lines)
+    car_first = {**shortcuts_first, "co-object": [[0.5, 0.55], [0.5, 0.58]]}
+    failing = {**payload, "learnability": car_first}
+    assert evidence.structure_failures(S, failing) == ["ch7-coobj-before-car"]
+    with pytest.raises(evidence.StandInError, match="co-object is learned faster"):
+        evidence.check_structure(S, failing)
+    rows = evidence.module_rows(S, failing, PROV)
+    assert all(r.status == evidence.STAND_IN_FAILED for r in rows)
+    real = {**payload, "learnability": None}  # real folders: no learnability runs, not checked
+    assert evidence.structure_failures(S, real) == []
+    assert all("not applicable" in line for line in evidence.check_structure(S, real))
+    assert report.plot_learnability(real, PROV) is None
+    assert "not the procedural stand-in" in report.learnability_lines(real)[0]

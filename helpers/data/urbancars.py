@@ -2,16 +2,26 @@
 
 Each image shows three cues, each a different kind of visual feature:
 
-* the **car** (the label, a *shape* cue): 0 = urban, a short, tall compact hatchback with small
-  wheels; 1 = country, a long, low pickup with a short cabin, an open bed and big wheels. The car
-  sits at the centre at half the image width (the real set: scale 0.5 at the centre), with random
-  colour, facing, position and size jitter, so only its outline tells the class;
+* the **car** (the label, a *shape* cue): 0 = urban, a short, tall compact with a long cabin;
+  1 = country, a slightly longer, lower car with a shorter cabin towards the front and slightly
+  bigger wheels. The car sits at the centre at half the image width (the real set: scale 0.5 at
+  the centre), with random colour, facing, position and size jitter, so only its outline tells
+  the class;
 * the **background** (a *scene / texture* cue): 0 = urban (buildings with window grids, road with
   lane marks; three variants: street, downtown, alley), 1 = country (sky, hills, furrowed field;
   three variants: field road, desert road, forest road);
-* the **co-occurring object** (a *small object* cue, a quarter of the image wide, at (0.5, 0.875)
-  as in the real set): 0 = urban (stop sign, traffic light, fire hydrant), 1 = country (cow,
-  horse, sheep).
+* the **co-occurring object** (a *small object* cue, at the bottom centre; the real set puts a
+  quarter-width object at (0.5, 0.875), here it is 0.36 of the width, centred at (0.5, 0.82)):
+  0 = urban (stop sign, traffic light, fire hydrant), 1 = country (cow, horse, sheep).
+
+Why these two departures from the real set's look (a nearly-as-different car pair, a larger
+co-object): a shortcut is a cue the network learns *faster* than the label, and the stand-in
+must have two. At 32 px a quarter-width object is 8 pixels; with a compact vs pickup car pair it
+was learned more slowly than the car (test accuracy after epochs 1-3 of balanced training, cpu
+sizes: car 50/50/89 %, co-object 50/52/65 %), so it was no shortcut. With the car pair closer
+and the object 0.36 wide, a 6-epoch pilot (3 seeds) ordered the cues background > co-object >
+car in every seed. Chapter 7 measures this on every run (``cue_learnability``) and its structure
+check (``helpers.experiments.shortcuts.STRUCTURE``) reports the stand-in as failed otherwise.
 
 Training data: each of background and co-object agrees with the label with probability 0.95,
 independently (per class 3610 / 190 / 190 / 10 images where both agree / only the background
@@ -47,6 +57,7 @@ GROUP_NAMES = tuple(f"{CLASSES[y].split()[0]} car, {('urban', 'country')[b]} bg,
 SHIFTS = ("none", "bg_flip", "coobj_flip", "both_flip", "bg_random", "coobj_random",
           "watermark_add", "watermark_remove", "style_edges", "style_colour")
 WATERMARK_OPACITY = 0.5
+OBJECT_SIZE = 0.36  # co-object width, fraction of the image side (see the module docstring)
 _CHUNK = 2048
 _cache: dict = {}
 
@@ -365,8 +376,8 @@ def _draw_parameters(rng, n: int, size: int) -> dict:
     p["car_rgb"] = hsv_to_rgb(u(), 0.3 + 0.7 * u(), 0.35 + 0.6 * u())
     # co-object: centre, size, colour jitter
     p["obj_x"] = 0.5 + 0.03 * (2 * u() - 1)
-    p["obj_y"] = 0.875 + 0.015 * (2 * u() - 1)
-    p["obj_size"] = 0.25 * (0.9 + 0.2 * u())
+    p["obj_y"] = 0.82 + 0.015 * (2 * u() - 1)
+    p["obj_size"] = OBJECT_SIZE * (0.9 + 0.2 * u())
     p["obj_shade"] = 0.8 + 0.2 * u()
     # background: colours, horizon, building heights, texture phases
     p["bg_hue"], p["bg_sat"], p["bg_val"] = u(), u(), u()
@@ -405,13 +416,15 @@ def _render(p, label, bg, coobj, size):
     cu = (x - col("car_x")) / L * col("car_flip")
     cv = (col("car_y") - y) / L
     country = (label == 1)[:, None, None]
-    # body: compact (0) is short and tall, pickup (1) long and low with a raised cabin only in front
-    lower = np.where(country, _box(cu, cv, -0.5, 0.5, 0.02, 0.2),
+    # body: compact (0) short and tall, with a long cabin; country car (1) a little longer and
+    # lower, its shorter cabin towards the front, slightly bigger wheels set further out. Kept
+    # this close on purpose (module docstring): the car must be learned more slowly than either shortcut.
+    lower = np.where(country, _box(cu, cv, -0.41, 0.41, 0.02, 0.23),
                      _box(cu, cv, -0.38, 0.38, 0.02, 0.24))
-    cabin = np.where(country, _box(cu, cv, 0.02, 0.32, 0.18, 0.42),
+    cabin = np.where(country, _box(cu, cv, -0.2, 0.3, 0.2, 0.5),
                      np.maximum(_box(cu, cv, -0.36, 0.24, 0.2, 0.55), (cu - 0.1) + 0.9 * (cv - 0.55)))
-    r_wheel = np.where(country, 0.13, 0.09)
-    wx = np.where(country, 0.32, 0.25)
+    r_wheel = np.where(country, 0.1, 0.09)
+    wx = np.where(country, 0.27, 0.25)
     wheels = np.minimum(_ellipse(cu, cv, -wx, 0.0, r_wheel, r_wheel),
                         _ellipse(cu, cv, wx, 0.0, r_wheel, r_wheel))
     window = np.where(country, _box(cu, cv, 0.08, 0.28, 0.24, 0.38),

@@ -323,24 +323,48 @@ def plot_shifts(payload: dict, provenance: dict):
 
 
 def plot_learnability(payload: dict, provenance: dict):
-    """Test accuracy of a network trained on one cue alone, after each epoch."""
+    """Test accuracy of networks trained on one cue alone, after each epoch: the mean over seeds
+    (line) and each seed (faint). None when the payload has no learnability runs (real data)."""
     import matplotlib.pyplot as plt
 
     from helpers import plots
 
+    if not payload.get("learnability"):
+        return None
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for i, (cue, curve) in enumerate(payload["learnability"].items()):
-        ax.plot(np.arange(1, len(curve) + 1), 100 * np.array(curve), marker="o",
-                color=plots.PALETTE[i], label=cue)
+    for i, (cue, curves) in enumerate(payload["learnability"].items()):
+        acc = 100 * np.atleast_2d(np.asarray(curves, dtype=float))  # (seeds, epochs)
+        epochs = np.arange(1, acc.shape[1] + 1)
+        for row in acc:
+            ax.plot(epochs, row, color=plots.PALETTE[i], alpha=0.25, lw=0.8)
+        ax.plot(epochs, acc.mean(0), marker="o", color=plots.PALETTE[i],
+                label=f"{cue} ({len(acc)} seed{'s' * (len(acc) > 1)})")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy for that cue (%)")
     ax.set_title("How fast is each cue learned on its own?")
     ax.legend(fontsize=8)
-    # cue_learnability always draws the procedural stand-in (the real folders cannot separate
-    # the cues), whatever the run's data source
     plots.add_caption(fig, plots.provenance_caption(
-        provenance, "curves on the procedural stand-in: balanced images, cues independent"))
+        provenance, "procedural stand-in: balanced images, cues independent"))
     return fig
+
+
+def learnability_lines(payload: dict) -> list[str]:
+    """Each cue's mean accuracy after the first and the last epoch and over all epochs (the area
+    the structure check compares), mean over seeds; the order, fastest first."""
+    learn = payload.get("learnability")
+    if not learn:
+        return ["no learnability runs in this result (its data is not the procedural stand-in)"]
+    auc = {}
+    lines = []
+    for cue, curves in learn.items():
+        acc = 100 * np.atleast_2d(np.asarray(curves, dtype=float))
+        auc[cue] = acc.mean()
+        lines.append(f"{cue:>12}: after epoch 1 {acc[:, 0].mean():.1f} %, after epoch "
+                     f"{acc.shape[1]} {acc[:, -1].mean():.1f} %, mean over epochs {auc[cue]:.1f} % "
+                     f"({len(acc)} seeds)")
+    lines.append("learned fastest to slowest (mean over epochs): "
+                 + " > ".join(sorted(auc, key=lambda c: -auc[c])))
+    return lines
 
 
 def metric_drawer(payload: dict):
