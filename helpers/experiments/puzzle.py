@@ -74,8 +74,9 @@ CONFIGS = {
     # hue jitter 47.3 % against 37.8 %, and 20 epochs 57.0 %. Crop 0.5 rather than 0.2: 0.3 gave
     # 42.4 % at 10 epochs. 16 epochs, not 12: at 12 the structure check was marginal (passed
     # at +10.7 [+1.0, +20.3], then failed at +9.8 [-2.8, +22.5] on a re-run with the current
-    # jitter code, seed 1 below its untrained network: 30.9 vs 34.8 %). 12 epochs took 10 min 08 s
-    # (AMD EPYC) and 6 min 37 s (Xeon), so 16 should stay inside the 15-minute budget.
+    # jitter code, seed 1 below its untrained network: 30.9 vs 34.8 %); at 16, +15.3 [+5.9, +24.6].
+    # The chapter took 6 min 37 s at 12 epochs and 8 min 44 s at 16 on a 2-core Xeon (10 min 08 s
+    # at 12 on a 2-core AMD EPYC: book/_data/timings/01.md).
     "cpu": PuzzleConfig(data="shapes", n_train=2048, n_test=2000, width=8, head_hidden=512,
                         head_out=128, epochs=16, batch_size=128, lr=2e-3, weight_decay=1e-6,
                         temperature=0.5, crop_scale_min=0.5, jitter=0.5, n_seeds=5,
