@@ -13,7 +13,8 @@ from helpers.checks.class_collapse import fine_gaps, positive_mask
 from helpers.data import cifar
 from helpers.data.hierarchy import (CIFAR10_COARSE, CIFAR10_GROUPS, FAMILIES, HUE_FAMILIES,
                                     SHAPE_FINE, coarse_names, coarse_of_fine, group_cifar10,
-                                    load_hierarchy, make_hierarchy, make_hue_hierarchy)
+                                    load_hierarchy, make_hierarchy, make_hue_hierarchy,
+                                    read_hue_class)
 from helpers.data.procedural import HUES, SHAPES, make_shapes
 from helpers.data.registry import split_seed
 from helpers.experiments import class_collapse as cc
@@ -66,6 +67,77 @@ def test_hue_hierarchy_counts_families_and_nuisances():
     assert torch.equal(load_hierarchy("hue-families", "train", 30, 1, size=16).images,
                        make_hue_hierarchy(30, split_seed(1, "train"), size=16).images)
     assert coarse_names("hue-families") == names
+
+
+def _oracle_classes(images, masks):
+    """read_hue_class's rule, written independently: colorsys on the mean colour of the pixels
+    the mask covers at least 90 %, one image at a time."""
+    import colorsys
+
+    out = []
+    for img, m in zip(images.double() / 255, masks.double() / 255):
+        core = m >= 0.9
+        if core.sum() < 4:
+            out.append(-1)
+            continue
+        r, g, b = (img[c][core].mean().item() for c in range(3))
+        h, s, _ = colorsys.rgb_to_hsv(r, g, b)
+        out.append(-1 if s < 0.1 else int(np.floor(h * 10 + 0.5)) % 10)
+    return torch.tensor(out)
+
+
+def test_hue_oracle_matches_colorsys_and_reads_the_clean_labels():
+    s = make_hue_hierarchy(400, seed=3, size=32, return_masks=True)
+    assert torch.equal(s.images, make_hue_hierarchy(400, seed=3, size=32).images)  # same images
+    assert s.extra["mask"].shape == (400, 32, 32) and s.extra["mask"].dtype == torch.uint8
+    read = read_hue_class(s.images, s.extra["mask"])
+    assert torch.equal(read, _oracle_classes(s.images, s.extra["mask"]))
+    # the generator draws hue c / 10 + N(0, 0.02): 1.2 % of objects lie nearer the next class
+    assert 0.96 <= (read == s.labels).float().mean() <= 1.0
+
+
+def test_hue_oracle_edge_cases():
+    grey = torch.full((2, 3, 8, 8), 128, dtype=torch.uint8)
+    full = torch.full((2, 8, 8), 255, dtype=torch.uint8)
+    assert read_hue_class(grey, full).tolist() == [-1, -1]  # no hue
+    red = torch.zeros(1, 3, 8, 8)
+    red[:, 0] = 1.0
+    assert read_hue_class(red, torch.ones(1, 8, 8)).tolist() == [0]
+    assert read_hue_class(red, torch.zeros(1, 8, 8)).tolist() == [-1]  # object cropped away
+    pink = torch.stack([torch.full((8, 8), v) for v in (1.0, 0.0, 0.38)])[None]  # hue 0.937
+    assert read_hue_class(pink, torch.ones(1, 8, 8)).tolist() == [9]
+    with pytest.raises(ValueError, match="masks must be"):
+        read_hue_class(red, torch.ones(1, 4, 4))
+    with pytest.raises(ValueError, match="images must be"):
+        read_hue_class(red[:, :2], torch.ones(1, 8, 8))
+    with pytest.raises(ValueError, match="no object masks"):
+        load_hierarchy("cifar100", "train", 10, 0, return_masks=True)
+
+
+def test_structure_check_passes_without_hue_jitter_and_fails_with_simclrs():
+    from helpers import evidence as ev
+
+    cfg = get_profile("cpu").config("class_collapse", n_train=600)
+    seeds = [0, 1, 2, 3, 4]
+    views = {name: cc.views_keep_hue(cfg, 0, seeds, jitter, hue) for name, (jitter, hue) in
+             {"chapter": (cfg.jitter, cfg.hue), "crops_only": (0.0, 0.0),
+              "simclr_hue": (cfg.jitter, None)}.items()}
+    for v in views.values():
+        assert np.allclose(np.sum([v[k] for k in ("kept", "moved", "unreadable")], 0), 1)
+
+    def kept(name):
+        k, m = np.asarray(views[name]["kept"]), np.asarray(views[name]["moved"])
+        return 100 * np.mean(k / (k + m))
+
+    assert cfg.hue == 0.0
+    assert ev.structure_failures(cc, {"views_keep_label": {"chapter": views["chapter"]}}) == []
+    assert ev.structure_failures(cc, {"views_keep_label": {"chapter": views["simclr_hue"]}}) == [
+        "ch6-views-keep-fine-label"]
+    assert kept("simclr_hue") < 70  # hue jitter of 0.1 turn moves a view by up to a class
+    assert abs(kept("chapter") - kept("crops_only")) < 1.5  # what is left is the oracle's error
+    with pytest.raises(ValueError, match="hue-families"):
+        cc.views_keep_hue(get_profile("cpu").config("class_collapse", data="shape-families"),
+                          0, [0], 0.5, 0.0)
 
 
 def test_hierarchy_is_seeded():
@@ -314,6 +386,10 @@ def test_run_payload_and_summary(tiny_setup):
     assert p["chance"] == {"fine": 0.1, "coarse": 0.2}
     text = cc.summarize(p)
     assert "cross-entropy + MLP head" in text and "(z = h)" in text
+    assert set(p["views_keep_label"]) == {"chapter", "crops_only", "simclr_hue", "hue"}
+    assert "read as their image's hue class" in cc.views_text(p)
+    assert list(cc.structure_values(p)) == ["ch6-views-keep-fine-label"]
+    assert cc.structure_values({}) == {} and cc.views_text({}) == ""  # e.g. CIFAR-100
     gaps = fine_gaps(p, "ce/mlp")
     fine = 100 * np.asarray(p["fine"]["ce/mlp"])
     assert np.allclose(gaps, fine[:, cc.PRE] - fine[:, -1])

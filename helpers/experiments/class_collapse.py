@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.augment import simclr_augment
-from helpers.data.hierarchy import coarse_names, load_hierarchy
+from helpers.augment import apply_crop, apply_flip, simclr_augment
+from helpers.data.hierarchy import coarse_names, load_hierarchy, read_hue_class
 from helpers.heads import IdentityHead, make_head
 from helpers.layers import H, Z, layer_features
 from helpers.models import Network, ResNet18
@@ -41,7 +41,7 @@ from helpers.train import Recipe, train
 from dataclasses import dataclass, replace
 
 from helpers.budget import full_epochs_of, views
-from helpers.evidence import Claim, seed_sd
+from helpers.evidence import Claim, StructureCheck, seed_sd
 
 
 # --- config: every size knob of this experiment, per profile (units in comments) --------------
@@ -146,6 +146,20 @@ def _fine_claims(loss: str, name: str) -> list:
 
 CLAIMS = _fine_claims("ce", "cross-entropy") + _fine_claims("supcon", "SupCon")
 
+# The claims are about the fine label, which training never sees; an augmentation that moved a
+# view into another fine class (SimCLR's hue jitter on the hue stand-in, issue 17) would teach
+# the network to merge the fine classes whatever the head does. Read by an oracle that does not
+# learn (helpers.data.hierarchy.read_hue_class), on views drawn as the training draws them.
+STRUCTURE = [
+    StructureCheck(id="ch6-views-keep-fine-label", requirement="the augmentation keeps the "
+                   "fine label (hue) of the views",
+                   compared="% of the views with a readable hue that read as their clean "
+                            "image's hue class minus % that read as another (at least 90 % "
+                            "kept)", min_effect=80.0,
+                   remedy="turn the hue jitter down (ClassCollapseConfig.hue) or use a stand-in "
+                          "whose fine label the augmentation cannot change"),
+]
+
 
 def claim_values(payload) -> dict:
     """Per-seed paired values (points) of every claim."""
@@ -160,12 +174,23 @@ def claim_values(payload) -> dict:
     return out
 
 
+def structure_values(payload) -> dict:
+    """Per-seed paired values of the structure check (points of the readable views); none for
+    a stand-in whose fine label is not a hue (the oracle reads hues only)."""
+    views = payload.get("views_keep_label", {}).get("chapter")
+    if views is None:
+        return {}
+    kept, moved = (np.asarray(views[k], dtype=float) for k in ("kept", "moved"))
+    readable = kept + moved
+    return {"ch6-views-keep-fine-label": (100 * kept / readable, 100 * moved / readable)}
+
+
 # --- the experiment -------------------------------------------------------------------------------
 
 # Bumped when a change alters this experiment's numbers (helpers.results marks older results
 # stale). 1: the one training engine and the layer vocabulary (issue 15). 2: no hue jitter on the
-# hue stand-in (issue 17).
-CODE_VERSION = 2
+# hue stand-in (issue 17). 3: the views' fine labels read by the hue oracle (structure check).
+CODE_VERSION = 3
 
 STAGES = ("stage1", "stage2", "stage3", H)  # helpers.layers' vocabulary
 MLP_LAYERS = ("head1", Z)
@@ -273,6 +298,63 @@ def probe_model(net, train_set, test, cfg, device) -> dict:
     return {"layers": list(tr), "fine": list(fine.values()), "coarse": list(coarse.values())}
 
 
+def views_keep_hue(cfg, seed: int, seeds, jitter: float, hue: float | None) -> dict:
+    """What one view of every training image of the hue stand-in does to its fine label.
+
+    Per seed, views are drawn with the chapter's crops, colour-jitter strength ``jitter`` and
+    hue strength ``hue`` (None: SimCLR's, 0.2 x jitter) from a generator seeded by the seed; the
+    object masks are cropped and flipped as the views; :func:`read_hue_class` reads the hue class
+    of each view and of its clean image.
+
+    Returns:
+        {"kept", "moved", "unreadable"}: per seed, the fraction of all views that read as their
+        clean image's class, as another class, or not at all (object cropped away, grey view, or
+        a clean image without a readable hue); the three sum to 1.
+
+    Raises:
+        ValueError: a config whose data is not 'hue-families'.
+    """
+    if cfg.data != "hue-families":
+        raise ValueError(f"the hue oracle reads the 'hue-families' stand-in only, not {cfg.data!r}")
+    train_set = load_hierarchy(cfg.data, "train", cfg.n_train, seed, size=cfg.image_size,
+                               return_masks=True)
+    images, masks = train_set.images, train_set.extra["mask"]
+    clean = read_hue_class(images, masks)
+    augment = simclr_augment(cfg.image_size, cfg.crop_scale_min, jitter, hue)
+    out = {"kept": [], "moved": [], "unreadable": []}
+    for s in ([seeds] if isinstance(seeds, int) else seeds):
+        params = augment.sample_params(len(images), *images.shape[2:],
+                                       generator=torch.Generator().manual_seed(int(s)))
+        views = augment.apply_params(images, params)
+        coverage = masks[:, None].float().div(255).expand(-1, 3, -1, -1)
+        view_masks = apply_flip(apply_crop(coverage, params.crop, cfg.image_size), params.flip)
+        read = read_hue_class(views, view_masks[:, 0])
+        readable = (read >= 0) & (clean >= 0)
+        out["kept"].append(float((readable & (read == clean)).float().mean()))
+        out["moved"].append(float((readable & (read != clean)).float().mean()))
+        out["unreadable"].append(float((~readable).float().mean()))
+    return out
+
+
+def views_text(payload: dict) -> str:
+    """What the augmentation did to the views' fine labels (the structure check's numbers),
+    and what SimCLR's hue jitter would have done to the same images; '' without the oracle."""
+    views = payload.get("views_keep_label")
+    if not views:
+        return ""
+    lines = []
+    for name, what in (("chapter", "this chapter's augmentation"),
+                       ("crops_only", "crops and grey views alone, no colour jitter (the oracle's own error)"),
+                       ("simclr_hue", "with SimCLR's hue jitter instead")):
+        kept, moved, unread = (100 * np.mean(views[name][k]) for k in ("kept", "moved", "unreadable"))
+        lines.append(f"{what}, hue strength {views['hue'][name]:g}: of the views with a readable "
+                     f"hue, {100 * kept / (kept + moved):.1f} % read as their image's hue class, "
+                     f"{100 * moved / (kept + moved):.1f} % as another; {unread:.1f} % of all views "
+                     f"have none (object cropped away or view turned grey); mean over "
+                     f"{len(views[name]['kept'])} seed(s)")
+    return "\n".join(lines)
+
+
 def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
     """Every method of ``cfg.methods`` ('loss/head') x ``cfg.n_seeds`` seeds (trained together),
     plus an untrained network. JSON-able; accuracies are {method: (n_seeds, n_layers of that
@@ -292,6 +374,14 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
         for res in train_and_probe(loss, head, train_set, test, cfg, seeds, device, progress):
             for key in ("fine", "coarse", "loss"):
                 out[key].setdefault(method, []).append(res[key])
+    if cfg.data == "hue-families":  # the structure check; beside it the oracle's own error on
+        # crops without colour jitter, and what SimCLR's hue jitter would do
+        settings = {"chapter": (cfg.jitter, cfg.hue), "crops_only": (0.0, 0.0),
+                    "simclr_hue": (cfg.jitter, None)}
+        out["views_keep_label"] = {name: views_keep_hue(cfg, seed, seeds, *js)
+                                   for name, js in settings.items()}
+        out["views_keep_label"]["hue"] = {name: 0.2 * j if h is None else h
+                                          for name, (j, h) in settings.items()}
     n_coarse = len(coarse_names(cfg.data)) if cfg.data != "cifar100" else 20
     out.update({
         "chance": {"fine": 1 / train_set.num_classes, "coarse": 1 / n_coarse},
