@@ -107,7 +107,8 @@ ADVICE = (
            "Whac-A-Mole claim is that a mitigation aimed at one shortcut raises the reliance on "
            "another, in both directions; the Last Layer Ensemble is proposed as a way to reduce "
            "both at once.",
-           ("ch7-wam-bg-raises-coobj", "ch7-wam-coobj-raises-bg", "ch7-lle-beats-erm")),
+           ("ch7-wam-bg-raises-coobj", "ch7-wam-coobj-raises-bg", "ch7-lle-beats-erm",
+            "ch7-lle-e2e-beats-erm")),
     Advice("fixed-head", "You want to control\nwhat the head drops",
            "fixed reweighting head;\nchoose k on validation,\nnever on test",
            "**To control what the head throws away, try the fixed reweighting head and choose "

@@ -65,6 +65,45 @@ def test_dfr_on_balanced_val_ignores_the_spurious_feature():
     assert min(float((erm[gt == g] == yt[gt == g]).float().mean()) for g in range(4)) < worst
 
 
+def test_end_to_end_lle_loss_is_the_authors_sum_of_two_cross_entropies():
+    """urbancars_trainers/lle.py: loss = CE(head of the image's distribution, y) + CE(s, k);
+    the engine's plain cross-entropy on the joint logits and labels must give exactly that."""
+    torch.manual_seed(0)
+    clf = S.LLEClassifier(5, n_classes=2, n_shifts=3)
+    h = torch.randn(12, 5)
+    y = [torch.randint(0, 2, (4,)) for _ in range(3)]  # 4 images from each distribution
+    joint = S.joint_labels(y)
+    assert joint.tolist() == [k * 2 + int(c) for k in range(3) for c in y[k]]
+    clf.train()
+    got = torch.nn.functional.cross_entropy(clf(h), joint)
+    heads = clf.heads(h).view(12, 3, 2)
+    k = torch.arange(3).repeat_interleave(4)
+    want = (torch.nn.functional.cross_entropy(heads[torch.arange(12), k], torch.cat(y))
+            + torch.nn.functional.cross_entropy(clf.shift_predictor(h), k))
+    assert torch.allclose(got, want, atol=1e-6)
+    clf.eval()  # inference: the heads' logits mixed by the shift predictor's softmax
+    w = torch.softmax(clf.shift_predictor(h), dim=1)
+    assert torch.allclose(clf(h), sum(w[:, j, None] * heads[:, j] for j in range(3)), atol=1e-6)
+    assert torch.allclose(_lle_reference(clf.shift_predictor(h), heads), clf(h), atol=1e-6)
+    with pytest.raises(ValueError, match="n_shifts >= 2"):
+        S.LLEClassifier(5, 2, 1)
+
+
+def test_end_to_end_lle_trains_on_the_pooled_distributions():
+    cfg = replace(SMOKE, n_train=96, batch_size=32, epochs=3)
+    data = S.load_data(cfg, 0)
+    assert S.lle_epochs(cfg) == 1 and S.lle_epochs(replace(cfg, epochs=6)) == 2
+    (net,) = S.train_method(cfg, "lle_e2e", data, [0], "cpu", progress=False)
+    assert isinstance(net.classifier, S.LLEClassifier) and net.selection["epoch"] == 1
+    logits = S.layer_features(net, data["test"].images[:8], "cpu")["logits"]
+    assert logits.shape == (8, 2)  # eval mode: the mixed 2-way logits
+    out = S.evaluate(net, "lle_e2e", data, cfg, 0, "cpu")
+    assert "own" in out and "dfr" not in out and "lle" not in out
+    with pytest.raises(ValueError, match="lle_e2e trains on"):
+        S.train_method(cfg, "lle_e2e", {k: data[k] for k in ("train", "val")}, [0], "cpu",
+                       progress=False)
+
+
 def test_lle_inference_mixes_logits_as_the_authors():
     """model/classifiers.py, LastLayerEnsemble.forward at eval: sum_k softmax(s)_k head_k."""
     rng = np.random.default_rng(1)
@@ -135,7 +174,7 @@ def test_model_selection_keeps_the_best_worst_group_epoch(monkeypatch):
 @pytest.fixture(scope="module")
 def payload():
     # two seeds (an interval exists), short penalty grids (the fits dominate at this size)
-    cfg = replace(SMOKE, methods=("erm", "erm_head", "erm_bgaug", "erm_coaug"),
+    cfg = replace(SMOKE, methods=("erm", "erm_head", "erm_bgaug", "erm_coaug", "lle_e2e"),
                   first_seed_methods=("erm_head_wm",), n_seeds=2, l2_grid=(1e-3, 1e-1),
                   dfr_c_grid=(1.0, 0.1))
     return S.run(cfg, 0, progress=False)
@@ -145,7 +184,8 @@ PROV = {"profile": "smoke", "data_source": "urbancars-standin", "device": "cpu",
 
 
 def test_run_structure_and_ranges(payload):
-    assert payload["methods"] == ["erm", "erm_head", "erm_bgaug", "erm_coaug", "erm_head_wm"]
+    assert payload["methods"] == ["erm", "erm_head", "erm_bgaug", "erm_coaug", "lle_e2e",
+                                  "erm_head_wm"]
     assert payload["seeds"] == [0, 1] and all(len(payload["runs"][m]) == 2 for m in
                                               ("erm", "erm_head", "erm_bgaug", "erm_coaug"))
     run = payload["runs"]["erm_head"][0]
@@ -220,6 +260,12 @@ def test_report_lines_are_computed_from_the_payload(payload):
     assert f"worst group h {100 * run['h']['worst_group']:.1f} vs z {100 * run['z']['worst_group']:.1f}" in dfr[0]
     lle = report.lle_lines(payload)
     assert any(line.startswith("ERM, no head, at h: BG+CoObj gap DFR (L1)") for line in lle)
+    e2e = 100 * np.mean([r["own"]["both_gap"] for r in payload["runs"]["lle_e2e"]])
+    assert any(line.startswith(f"LLE, trained end to end, own classifier: BG+CoObj gap {e2e:+.1f}")
+               for line in lle)
+    a, b = S.claim_values(payload)["ch7-lle-e2e-beats-erm"]
+    assert a.tolist() == [100 * r["own"]["both_gap"] for r in payload["runs"]["lle_e2e"]]
+    assert b.tolist() == [100 * r["own"]["both_gap"] for r in payload["runs"]["erm"]]
     shifts = report.shift_lines(payload)
     assert any(line.startswith("watermark model, own") for line in shifts)
     sweep = report.sweep_lines(payload)
@@ -233,7 +279,7 @@ def test_report_figures_draw(payload):
     prov = {"profile": "smoke", "data_source": "x", "device": "cpu", "seed": 0}
     for fig in (report.plot_dfr_by_layer(payload, prov), report.plot_whac_a_mole(payload, prov),
                 report.plot_shifts(payload, prov), report.plot_learnability(payload, prov),
-                report.plot_correlation_sweep(payload, prov)):
+                report.plot_correlation_sweep(payload, prov), report.plot_lle(payload, prov)):
         assert fig.axes
         plt.close(fig)
     fig, ax = plt.subplots()

@@ -11,7 +11,11 @@ seeds together, on the same images; seed s gives every method the same initial w
   mitigation aimed at *one* shortcut (Whac-A-Mole);
 * ``erm_coaug``    the same with the co-object swapped (the reverse direction);
 * ``erm_head_wm``  ``erm_head`` on training data where one class carries a text watermark (the
-  ImageNet-W analogue; evaluated on the watermark and style shifts only).
+  ImageNet-W analogue; evaluated on the watermark and style shifts only);
+* ``lle_e2e``      the Last Layer Ensemble trained **end to end**, as Li et al. train it on
+  UrbanCars (``urbancars_trainers/lle.py``): the encoder, one linear head per training
+  distribution (original, background swapped, co-object swapped) and a shift predictor, all on
+  h, trained together on the three distributions pooled (:class:`LLEClassifier`).
 
 Networks with their own classifier keep the epoch with the best worst-group validation
 accuracy (Li et al.'s model selection). Each is evaluated on the balanced test split with the
@@ -22,7 +26,8 @@ Whac-A-Mole metrics (:mod:`helpers.metrics`):
   regression (their penalty) refit on the group-balanced validation split, its strength chosen
   by worst-group accuracy on the other half of the validation split (never on test);
   ``dfr_l2``: the same with an L2 penalty, at h and z, to show the choice;
-* ``lle``: Last Layer Ensemble (Li et al. 2023) on the frozen pre- and post-projection layers:
+* ``lle``: Last Layer Ensemble (Li et al. 2023) on the frozen pre- and post-projection layers
+  (the authors' protocol on ImageNet; ``lle_e2e`` is their UrbanCars one):
   one logistic head per training distribution (original, background swapped, co-object
   swapped), a shift predictor, and inference that mixes the heads' logits by the predictor's
   softmax; ``pooled``: its control, one head on the three distributions pooled;
@@ -102,7 +107,7 @@ class ShortcutsConfig:
 
 _SHORTCUTS_BASE = dict(data="urbancars-standin", arch="convnet", lr=2e-3, weight_decay=1e-5,
                        temperature=0.5, methods=("erm", "erm_head", "supcon_head", "erm_bgaug",
-                                                     "erm_coaug"),
+                                                     "erm_coaug", "lle_e2e"),
                        first_seed_methods=("erm_head_wm",), l2_grid=(1e-4, 1e-3, 1e-2, 1e-1),
                        # DFR's C grid (Kirichenko et al.'s code: 1, .7, .3, .1, .07, .03, .01)
                        dfr_c_grid=(1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01),
@@ -195,6 +200,12 @@ CLAIMS = [
           compared="BG+CoObj gap of LLE on the ERM network's h minus that of ERM's own "
                    "classifier, same network",
           direction=+1, min_effect=1.0, figure="ch07-fig-lle"),
+    Claim(id="ch7-lle-e2e-beats-erm", chapter=_CHAPTER, paper="Li2023",
+          statement="a Last Layer Ensemble trained end to end (the authors' UrbanCars protocol) "
+                    "reduces the reliance on both shortcuts at once",
+          compared="BG+CoObj gap of the end-to-end LLE's mixed logits minus that of ERM's own "
+                   "classifier, same seed (same initial encoder), as many training images seen",
+          direction=+1, min_effect=1.0, figure="ch07-fig-lle"),
 ]
 
 
@@ -244,6 +255,7 @@ def claim_values(payload: dict) -> dict:
         "ch7-wam-coobj-raises-bg": (pts("erm_coaug", "own", "bg_gap"),
                                     pts("erm", "own", "bg_gap")),
         "ch7-lle-beats-erm": (pts("erm", "lle", PRE, "both_gap"), pts("erm", "own", "both_gap")),
+        "ch7-lle-e2e-beats-erm": (pts("lle_e2e", "own", "both_gap"), pts("erm", "own", "both_gap")),
     }
 
 
@@ -254,13 +266,15 @@ def claim_values(payload: dict) -> dict:
 # original (logits mixed, swaps from images of the other class), DFR with L1, the co-object
 # mitigation, seeds trained together on one data set (issue 17). 3: a two-shortcut stand-in
 # (closer car shapes, a larger co-object), learnability on every seed with a structure check.
-CODE_VERSION = 3
+# 4: the Last Layer Ensemble trained end to end (lle_e2e).
+CODE_VERSION = 4
 
-METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_coaug", "erm_head_wm")
+METHODS = ("erm", "erm_head", "supcon_head", "erm_bgaug", "erm_coaug", "erm_head_wm", "lle_e2e")
 METHOD_NAMES = {"erm": "ERM, no head", "erm_head": "ERM + MLP head",
                 "supcon_head": "SupCon + MLP head", "erm_bgaug": "ERM + background swap aug.",
                 "erm_coaug": "ERM + co-object swap aug.",
-                "erm_head_wm": "ERM + MLP head, watermarked training set"}
+                "erm_head_wm": "ERM + MLP head, watermarked training set",
+                "lle_e2e": "LLE, trained end to end"}
 #: the mitigations by augmentation: method -> the swapped training distribution it draws from
 MITIGATIONS = {"erm_bgaug": "bg_swap", "erm_coaug": "coobj_swap"}
 PRE, POST = L.H, L.Z
@@ -268,6 +282,42 @@ TEST_SHIFTS = ("none", "bg_flip", "coobj_flip", "style_edges", "style_colour")
 #: the Last Layer Ensemble's training distributions: the original, and the two swaps
 #: (helpers.data.urbancars.swap_cues: the cue pasted from an image of the other class)
 LLE_SHIFTS = ("none", "bg_swap", "coobj_swap")
+
+
+class LLEClassifier(nn.Module):
+    """The Last Layer Ensemble as a classifier trained with the network (Li et al. 2023,
+    ``model/classifiers.py: LastLayerEnsemble``): ``n_shifts`` linear heads and a linear shift
+    predictor s on the same input h (batch, in_dim).
+
+    * In eval mode: the heads' logits mixed by the shift predictor's softmax, (batch, n_classes):
+      ``sum_k softmax(s(h))_k head_k(h)``, the authors' inference rule.
+    * In training mode: joint logits (batch, n_shifts * n_classes), index ``k * n_classes + c``,
+      ``s_k(h) + log_softmax(head_k(h))_c``. Their log-softmax is ``log_softmax(s)_k +
+      log_softmax(head_k)_c``, so cross-entropy against the joint label ``k * n_classes + y`` is
+      exactly the authors' loss, CE(head_k, y) + CE(s, k) for an image of distribution k: the
+      training engine's plain 'ce' trains it (``tests/test_shortcuts.py`` checks the identity).
+    """
+
+    def __init__(self, in_dim: int, n_classes: int = 2, n_shifts: int = 3):
+        super().__init__()
+        if min(in_dim, n_classes, n_shifts) < 1 or n_shifts < 2:
+            raise ValueError(f"LLEClassifier needs in_dim, n_classes >= 1 and n_shifts >= 2, got "
+                             f"{in_dim}, {n_classes}, {n_shifts}")
+        self.heads = nn.Linear(in_dim, n_shifts * n_classes)  # the K heads, stacked
+        self.shift_predictor = nn.Linear(in_dim, n_shifts)
+        self.n_classes, self.n_shifts = n_classes, n_shifts
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        logits = self.heads(h).view(len(h), self.n_shifts, self.n_classes)  # (B, K, C)
+        shift = self.shift_predictor(h)  # (B, K)
+        if self.training:
+            return (shift[:, :, None] + torch.log_softmax(logits, dim=2)).flatten(1)
+        return (torch.softmax(shift, dim=1)[:, :, None] * logits).sum(dim=1)
+
+
+def joint_labels(labels: list) -> torch.Tensor:
+    """The LLE's training labels: distribution k's class labels y (n_k,) -> ``k * 2 + y``."""
+    return torch.cat([k * 2 + y for k, y in enumerate(labels)])
 
 
 class ConvEncoder(nn.Module):
@@ -306,6 +356,8 @@ def build_network(cfg, method: str) -> Network:
     encoder = ConvEncoder(cfg.width) if cfg.arch == "convnet" else ResNet18(width=cfg.width)
     head = (make_head("mlp", encoder.out_dim, hidden_dim=cfg.head_hidden, out_dim=cfg.head_out)
             if "head" in method else make_head("identity", encoder.out_dim))
+    if method == "lle_e2e":
+        return Network(encoder, head, LLEClassifier(head.out_dim, 2, len(LLE_SHIFTS)))
     return Network(encoder, head, nn.Linear(head.out_dim, 2))
 
 
@@ -511,7 +563,7 @@ def evaluate(net: Network, method: str, data: dict, cfg, seed: int, device) -> d
         out["selection"] = net.selection
     if method != "supcon_head":
         out["own"] = _metrics(feats["test"]["logits"].argmax(1), data["test"])
-    if method != "erm_head_wm":
+    if method not in ("erm_head_wm", "lle_e2e"):  # last-layer fits on the other networks
         out["dfr"], out["dfr_l2"] = {}, {}  # DFR-L1 at every layer; DFR-L2 at h and z
         for layer in out["layers"]:
             for key, penalty, grid in (("dfr", "l1", cfg.dfr_c_grid), ("dfr_l2", "l2", cfg.l2_grid)):
@@ -556,8 +608,15 @@ def train_method(cfg, method: str, data: dict, seeds, device, progress=True):
     # single-network runs may pass training images only)
     select = (_WorstGroupSelection(nets, data["val"], device)
               if not method.startswith("supcon") and "val" in data else None)
-    train_networks(nets, data["train"].images, data["train"].labels,
-                   loss="supcon" if method.startswith("supcon") else "ce", epochs=cfg.epochs,
+    images, labels, epochs = data["train"].images, data["train"].labels, cfg.epochs
+    if method == "lle_e2e":  # the three training distributions pooled, joint labels
+        names = ["train" if s == "none" else f"train_{s}" for s in LLE_SHIFTS]
+        if any(n not in data for n in names):
+            raise ValueError(f"lle_e2e trains on {names}; load them with load_data (no watermark)")
+        images = torch.cat([data[n].images for n in names])
+        labels, epochs = joint_labels([data[n].labels for n in names]), lle_epochs(cfg)
+    train_networks(nets, images, labels,
+                   loss="supcon" if method.startswith("supcon") else "ce", epochs=epochs,
                    seeds=seeds, device=device, cfg=cfg,
                    alt_images=data[f"train_{alt}"].images if alt else None,
                    alt_prob=0.5 if alt else 0.0, desc=f"{method}, {len(seeds)} seed(s)",
@@ -565,6 +624,14 @@ def train_method(cfg, method: str, data: dict, seeds, device, progress=True):
     if select is not None:
         select.restore()
     return nets
+
+
+def lle_epochs(cfg) -> int:
+    """Epochs of ``lle_e2e`` over its pooled set (3x the training images): the authors draw as
+    many images per epoch as the original set holds, so ``cfg.epochs / 3`` passes over the
+    pool see as many images (and take as many steps) as every other method's ``cfg.epochs``.
+    Model selection then looks once per pass (every 3 of the others' epochs)."""
+    return max(1, round(cfg.epochs / len(LLE_SHIFTS)))
 
 
 class _WorstGroupSelection:
