@@ -28,7 +28,8 @@ help:
 	@echo "              then the results manifest and the Colab edition"
 	@echo "make manifest list the committed results' checksums in helpers/results_manifest.json"
 	@echo "make bench    time the training step (baseline vs the engine) and seed batching (5 seeds)"
-	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU)"
+	@echo "make full     every chapter's experiment at the paper profile, resumable (a datacenter GPU);"
+	@echo "              PROFILE=cpu regenerates the committed cpu results"
 
 setup: $(STAMP) $(MATHJAX) lint-tools
 
@@ -122,9 +123,12 @@ bench: setup
 	if $(PY) -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then \
 		$(PY) -m helpers.bench; else $(PY) -m helpers.bench --smoke --seeds cpu; fi
 
-# Every chapter's paper-size result (helpers/run.py); skips what is computed, resumes.
+# Every chapter's result at PROFILE (helpers/run.py; default paper); skips what is computed with
+# the current code and configuration, resumes. `make full PROFILE=cpu` regenerates the committed
+# cpu results under results/ (then `make manifest`, and commit them).
+PROFILE ?= paper
 full: setup
-	$(PY) -m helpers.run all --profile paper
+	$(PY) -m helpers.run all --profile $(PROFILE)
 
 stamp: setup
 	$(PY) scripts/stamp_notebooks.py

@@ -9,7 +9,9 @@ Colab install cell and into ``_config.yml`` (``repository.url`` / ``repository.b
 code it was written against instead of whatever ``main`` holds on the day a student runs it. It
 is ``v`` + the package version (``pyproject.toml`` and ``helpers.__version__``;
 ``tests/test_colab_install.py`` keeps the three equal): bump the version, run ``make stamp``,
-and push the tag ``v<version>`` with the commit that releases it.
+and push to ``main``: the publishing workflow's ``release`` job tags the first commit that carries
+the new version ``v<version>`` once its book has built (``scripts/tag_release.py``; an existing tag
+is never moved).
 """
 
 REPO_URL = "https://github.com/projection-head-book/projection-head-book"

@@ -58,3 +58,17 @@ def test_workflow_builds_with_make_and_deploys_the_built_folder():
 
     assert "HTML=_build/html" in runs and f"HTML={build_book.PUBLIC_OUT.as_posix()}/_build/html" in runs
     assert wf[True]["workflow_dispatch"]["inputs"]["solutions"]["options"] == ["shown", "hidden"]
+
+
+def test_release_job_tags_after_the_build_on_push_only():
+    wf = yaml.safe_load(WORKFLOW.read_text())
+    build, release = wf["jobs"]["build"], wf["jobs"]["release"]
+    runs = [step.get("run", "") for step in build["steps"]]
+    checks = next(i for i, run in enumerate(runs) if "stamp_notebooks.py --check" in run)
+    assert "make_colab.py --check" in runs[checks] and "make_manifest.py --check" in runs[checks]
+    assert checks < next(i for i, run in enumerate(runs) if "make book\n" in run)
+    assert release["needs"] == "build" and release["if"] == "github.event_name == 'push'"
+    assert release["permissions"] == {"contents": "write"} and wf["permissions"] == {"contents": "read"}
+    checkout, tag = release["steps"]
+    assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
+    assert "scripts/tag_release.py" in tag["run"] and "--dry-run" not in tag["run"]
