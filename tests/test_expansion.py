@@ -522,3 +522,17 @@ def test_walpha_geometry_figure_draws_one_panel_per_alpha():
     fig = ex.plot_walpha_geometry(1.5, 2.0, 50, alphas=(0.5, 2.0))
     assert len(fig.axes) == 2 and "accuracy" in fig.axes[1].get_title()
     plt.close(fig)
+
+
+def test_chapter1_head_prints_chapter1s_own_probe_of_that_network(tmp_path, monkeypatch):
+    """Chapter 4 reports Chapter 1's probe of the network it linearises without Chapter 1's
+    result: after Chapter 1 ran (its networks kept), the probe equals Chapter 1's seed-0 row."""
+    from helpers.experiments import puzzle
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    pcfg = get_profile("smoke").config("puzzle", n_train=128, n_test=128, epochs=1, n_seeds=2)
+    chapter1 = puzzle.run(pcfg, seed=0, progress=False)
+    c1 = ex.chapter1_head(pcfg, seed=0, progress=False)
+    assert c1["probe"] == dict(zip(chapter1["layers"], chapter1["accuracy"][0]))
+    text = ex.summarize_chapter1_head({"chapter1": c1})
+    assert f"h {100 * c1['probe']['h']:.1f} %, z {100 * c1['probe']['z']:.1f} %" in text

@@ -130,8 +130,9 @@ FIGURES = {"ch04-fig-phase": "Ch. 4, the phase diagram"}
 # --- the experiment -------------------------------------------------------------------------------
 
 # Bumped when a change alters this experiment's numbers (helpers.results marks older results
-# stale). 1: the one training engine and the layer vocabulary (issue 15).
-CODE_VERSION = 1
+# stale). 1: the one training engine and the layer vocabulary (issue 15). 2: Chapter 1's probe
+# of the linearised network stored with it (the chapter no longer needs Chapter 1's result).
+CODE_VERSION = 2
 
 FROZEN_MOVE = 0.03  # a cell whose end-to-end map moved < 3 % of its norm never left its start
 
@@ -484,7 +485,10 @@ def chapter1_head(pcfg, seed: int, progress: bool = True) -> dict:
         pcfg = replace(pcfg, n_seeds=1)  # alone = the same as in a batch (helpers.train)
     nets, hist = puzzle.trained_networks(pcfg, seed, device, progress, train_set=train)
     report = head_report(nets[0], test.images, test.labels, device, seed)
-    return {**report, "loss": hist[0]["loss"], "temperature": pcfg.temperature,
+    # Chapter 1's own probe of this network, so the chapter needs no Chapter 1 result (computing
+    # one alone would train all of Chapter 1's networks, with and without a head).
+    probe = puzzle.probe_network(pcfg, nets[0], train, test, device)
+    return {**report, "probe": probe, "loss": hist[0]["loss"], "temperature": pcfg.temperature,
             "data_description": test.source, "n_images": len(test)}
 
 
@@ -945,14 +949,14 @@ def _vs_random(E: float, band) -> str:
             else "is within the random range for")
 
 
-def summarize_chapter1_head(payload: dict, chapter1: dict) -> str:
+def summarize_chapter1_head(payload: dict) -> str:
     """What the chapter prints about Chapter 1's head, computed: E along the class means by
-    both linearisations against random subspaces, the variance shares, Chapter 1's own h and z
-    probes (``chapter1``: Chapter 1's payload), and the temperature sweep when present."""
+    both linearisations against random subspaces, the variance shares, Chapter 1's probe at h
+    and z of the same network, and the temperature sweep when present."""
     from helpers.layers import H, Z
 
     c1, band = payload["chapter1"], payload["chapter1"]["E_random"]
-    acc = dict(zip(chapter1["layers"], chapter1["accuracy"][0]))
+    acc = c1["probe"]
     lines = [
         f"Chapter 1's probe on that network: h {100 * acc[H]:.1f} %, z {100 * acc[Z]:.1f} %",
         f"head at tau = {c1['temperature']:g}: E along the {c1['q']} class-mean directions = "

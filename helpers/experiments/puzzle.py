@@ -241,7 +241,7 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
             [("head", n) for n in nets] + [("no head", n) for n in bare])
     probed = {"untrained": [], "head": [], "no head": []}
     for kind, net in tqdm(jobs, desc="linear probes, every layer", disable=not progress):
-        probed[kind].append(_probe(cfg, net, train, test, device))
+        probed[kind].append(probe_network(cfg, net, train, test, device))
     return {
         "layers": list(LAYERS), "no_head_layers": list(NO_HEAD_LAYERS), "seeds": seeds,
         "accuracy": [[acc[layer] for layer in LAYERS] for acc in probed["head"]],
@@ -258,7 +258,8 @@ def run(cfg, seed: int, device=None, progress: bool = True) -> dict:
     }
 
 
-def _probe(cfg, net, train, test, device) -> dict[str, float]:
+def probe_network(cfg, net, train, test, device) -> dict[str, float]:
+    """Chapter 1's linear probe (``cfg.probe``) at every layer of ``net``: {layer: test accuracy}."""
     train_feats = layer_features(net, train.images, device)
     test_feats = layer_features(net, test.images, device)
     return probe_layers(train_feats, train.labels, test_feats, test.labels, method=cfg.probe)
