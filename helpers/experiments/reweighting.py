@@ -91,7 +91,9 @@ _REWEIGHTING_SMALL = dict(data="shapes", hierarchy="shapes-pairs", image_size=16
                           head_hidden=64, head_out=32, batch_size=64, lr=3e-3,
                           weight_decay=1e-5, temperature=0.5, crop_scale_min=0.5, jitter=0.5,
                           digit_strength=0.5, p_drop=0.5, probe_l2=0.1)
-EPOCHS_CPU = 12  # 5 seeds x 12 epochs = the old 3 seeds x 20 (see the cpu note)
+# 9 epochs: at 12 the chapter took 12 min 05 s on a 2-core Xeon and 17 min 20 s on a 2-core
+# AMD EPYC (2026-12-03, book/_data/timings.json), over the 15-minute cpu budget there.
+EPOCHS_CPU = 9
 CONFIGS = {
     # Code path only: 2 fixed heads, 1 seed, 1 epoch of 128 images.
     "smoke": ReweightingConfig(**_REWEIGHTING_SMALL, n_train=128, n_val=64,
@@ -99,10 +101,7 @@ CONFIGS = {
     # 16 px stand-ins, ResNet-18 width 4 (p = 32): 3 settings x 8 heads x 5 seeds (trained
     # together) = 120 small runs. shape-families (Part IV's stand-in) did not train past chance
     # at this size (tried: CE, 160 steps, 16 and 32 px), hence 'shapes-pairs'. See
-    # Time: the old profile (3 seeds x 20 epochs, 72 runs) took 10 min 43 s for the chapter
-    # (book/_data/timings/08.md: AMD EPYC, 2 cores, load 1.6-2.0); 5 seeds x 12 epochs is the
-    # same number of network-epochs per head, so about 11 min plus the untrained control
-    # (feature extraction only). A pilot here (Xeon, load 15) measured nothing in 5 minutes.
+    # Time: training is nearly all of it, so it scales with seeds x epochs (see EPOCHS_CPU).
     "cpu": ReweightingConfig(**_REWEIGHTING_SMALL, n_train=1024, n_val=256,
                              n_test=1000, last_weights=_LAST_WEIGHTS, epochs=EPOCHS_CPU,
                              n_seeds=5),
