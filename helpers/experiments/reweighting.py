@@ -91,8 +91,9 @@ _REWEIGHTING_SMALL = dict(data="shapes", hierarchy="shapes-pairs", image_size=16
                           head_hidden=64, head_out=32, batch_size=64, lr=3e-3,
                           weight_decay=1e-5, temperature=0.5, crop_scale_min=0.5, jitter=0.5,
                           digit_strength=0.5, p_drop=0.5, probe_l2=0.1)
-# 9 epochs: at 12 the chapter took 12 min 05 s on a 2-core Xeon and 17 min 20 s on a 2-core
-# AMD EPYC (2026-12-03, book/_data/timings.json), over the 15-minute cpu budget there.
+# 9 epochs: at 12 the chapter took 12 min 05 s on a 2-core Xeon (2026-12-02) and 17 min 20 s on
+# a 2-core AMD EPYC (2026-12-03), over the 15-minute cpu budget there (scripts/time_chapters.py;
+# book/_data/timings.json now holds the 9-epoch time).
 EPOCHS_CPU = 9
 CONFIGS = {
     # Code path only: 2 fixed heads, 1 seed, 1 epoch of 128 images.
