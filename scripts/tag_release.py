@@ -42,13 +42,17 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def existing_commit(repo: Path, tag: str) -> str | None:
-    """The commit ``tag`` points at, locally or on ``origin`` (when there is one); None if neither."""
+def has_remote(repo: Path) -> bool:
+    return REMOTE in git(repo, "remote").split()
+
+
+def existing_commit(repo: Path, tag: str, remote: bool) -> str | None:
+    """The commit ``tag`` points at, locally or (``remote``) on ``origin``; None if neither."""
     local = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}"],
                            cwd=repo, capture_output=True, text=True)
     if local.returncode == 0:
         return local.stdout.strip()
-    if REMOTE not in git(repo, "remote").split():
+    if not remote:
         return None
     # `^{}` lines give an annotated tag's commit; a lightweight tag has only its own line.
     lines = git(repo, "ls-remote", "--tags", REMOTE, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}").splitlines()
@@ -60,15 +64,16 @@ def tag_release(repo: Path = ROOT, dry_run: bool = False) -> str:
     """Tag HEAD of ``repo`` with its ``RELEASE`` and push the tag to ``origin``; what was done."""
     tag = release_tag(repo)
     head = git(repo, "rev-parse", "HEAD")
-    at = existing_commit(repo, tag)
+    remote = has_remote(repo)
+    at = existing_commit(repo, tag, remote)
     if at is not None:
         where = "this commit" if at == head else f"{at[:12]}, not this commit ({head[:12]})"
         return (f"{tag} exists already, at {where}; left as it is (a release is never moved). "
                 "To release this commit, bump VERSION in helpers/meta.py and run `make stamp`.")
     if dry_run:
-        return f"would tag {head[:12]} {tag} and push it to {REMOTE}"
+        return f"would tag {head[:12]} {tag}" + (f" and push it to {REMOTE}" if remote else "")
     git(repo, "tag", "-a", tag, "-m", f"Release {tag}: the version helpers/meta.py names")
-    if REMOTE not in git(repo, "remote").split():
+    if not remote:
         return f"tagged {head[:12]} {tag} (no remote {REMOTE!r}: push it with `git push {REMOTE} {tag}`)"
     git(repo, "push", REMOTE, f"refs/tags/{tag}")
     return f"tagged {head[:12]} {tag} and pushed it to {REMOTE}"

@@ -79,6 +79,7 @@ def test_a_tag_only_on_origin_counts_as_existing(checkout, tmp_path, annotated):
 def test_without_a_remote_it_tags_and_says_how_to_push(checkout):
     repo, _ = checkout
     git(repo, "remote", "remove", "origin")
+    assert tag_release.tag_release(repo, dry_run=True) == f"would tag {git(repo, 'rev-parse', 'HEAD')[:12]} {meta.RELEASE}"
     said = tag_release.tag_release(repo)
     assert "no remote 'origin'" in said and f"git push origin {meta.RELEASE}" in said
     assert git(repo, "tag") == meta.RELEASE
